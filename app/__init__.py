@@ -1,0 +1,130 @@
+"""Application factory: extensions, security, tenancy, views, REST API and the Painel."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, jsonify, request
+from flask_appbuilder import AppBuilder
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.extensions import csrf, db, mail, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from config import Config, PLATFORM_ROLE
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    Config.finalize(app.config)
+
+    # Decide the tenant scope before anything else looks at the database.
+    from app import tenancy
+
+    app.before_request(lambda: tenancy.resolve_request_scope(PLATFORM_ROLE))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_dir() / "migrations"),
+                     render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+
+    with app.app_context():
+        from app.security import LoginThrottle
+
+        LoginThrottle(app)
+        appbuilder = AppBuilder(base_template="layout.html")
+        appbuilder.init_app(app, db.session)
+        from app import api, views
+
+        views.register(appbuilder)
+        api.register(appbuilder)
+        from dashboards import init_dashboard
+
+        init_dashboard(app, appbuilder)
+        for name, blueprint in app.blueprints.items():
+            if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
+                csrf.exempt(blueprint)
+
+    _register_platform_routes(app)
+    _register_error_handlers(app)
+    _register_security_headers(app)
+    from app import cli
+
+    cli.register(app)
+    return app
+
+
+def _project_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+def _register_platform_routes(app: Flask) -> None:
+    @app.get("/health")
+    def health():
+        try:
+            db.session.execute(text("SELECT 1"))
+            return jsonify(status="ok")
+        except DBAPIError:
+            db.session.rollback()
+            return jsonify(status="unavailable"), 503
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        db.session.rollback()
+        log.error("database unavailable: %s", error.__class__.__name__)
+        message = "Serviço temporariamente indisponível. Tente novamente em instantes."
+        if _wants_json():
+            return jsonify(message=message), 503
+        return message, 503
+
+    @app.errorhandler(413)
+    def too_large(error):
+        mb = current_app.config["MAX_UPLOAD_MB"]
+        message = f"Arquivo maior que o limite de {mb} MB."
+        if _wants_json():
+            return jsonify(message=message), 413
+        return message, 413
+
+    @app.errorhandler(429)
+    def too_many(error):
+        message = "Muitas requisições. Aguarde um pouco e tente novamente."
+        if _wants_json():
+            return jsonify(message=message), 429
+        return message, 429
+
+    @app.errorhandler(500)
+    def internal(error):
+        db.session.rollback()
+        message = "Erro interno. A equipe foi avisada; tente novamente."
+        if _wants_json():
+            return jsonify(message=message), 500
+        return message, 500
+
+
+def _register_security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'; font-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    )
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", csp)
+        return response

@@ -1,0 +1,9 @@
+"""REST API registration (shared/API.md)."""
+
+
+def register(appbuilder) -> None:
+    from app.api.account import AccountApi, SignupApi
+    from app.api.structure import DepartmentApi, MemberApi, SectorApi, ServiceApi
+
+    for api in (SignupApi, AccountApi, SectorApi, DepartmentApi, ServiceApi, MemberApi):
+        appbuilder.add_api(api)

@@ -1,0 +1,92 @@
+"""The account, its plan, and the public sign-up (shared/API.md)."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_appbuilder.api import expose
+from flask_appbuilder.security.decorators import permission_name, protect
+
+from app import accounts
+from app.api.base import ApiBase, iso
+from app.extensions import db
+from app.models import Account
+from app.security import ValidationError, rate_limited
+from app.tenancy import current_account_id
+
+
+def serialize_account(account: Account) -> dict:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "time_zone": account.time_zone,
+        "plan_expires_at": iso(account.plan_expires_at),
+        "plan_active": account.plan_active(),
+        "settings": {"auto_approve_days": account.auto_approve_days},
+    }
+
+
+class AccountApi(ApiBase):
+    resource_name = "account"
+    method_permission_name = {"get": "get", "put": "put", "renew": "renew"}
+
+    def _account(self):
+        account_id = current_account_id()
+        return db.session.get(Account, account_id) if account_id else None
+
+    @expose("", methods=["GET"])
+    @protect()
+    def get(self):
+        account = self._account()
+        if account is None:
+            return self.response_404()
+        return self.response(200, result=serialize_account(account))
+
+    @expose("", methods=["PUT"])
+    @protect()
+    def put(self):
+        account = self._account()
+        if account is None:
+            return self.response_404()
+        try:
+            body = self.json_body()
+            settings = body.get("settings") if isinstance(body.get("settings"), dict) else {}
+            accounts.update_account_settings(account, {**settings, **{
+                k: v for k, v in body.items() if k in ("name", "time_zone", "auto_approve_days")
+            }})
+        except ValidationError as error:
+            return self.validation_error(error)
+        return self.response(200, result=serialize_account(account))
+
+    @expose("/renew", methods=["POST"])
+    @protect()
+    def renew(self):
+        account = self._account()
+        if account is None:
+            return self.response_404()
+        try:
+            renewal = accounts.renew_plan(account, self.json_body().get("months"), g.user)
+        except ValidationError as error:
+            return self.validation_error(error)
+        return self.response(200, plan_expires_at=iso(renewal.new_expires_at),
+                             result=serialize_account(account))
+
+
+class SignupApi(ApiBase):
+    """Public: creates an account (30-day plan) and its first administrator."""
+
+    resource_name = "signup"
+
+    @expose("", methods=["POST"])
+    def signup(self):
+        if rate_limited(current_app.config["SIGNUP_RATE_LIMIT"],
+                        f"signup:{request.remote_addr}"):
+            return self.response(429, message="Muitos cadastros deste endereço. "
+                                              "Tente novamente mais tarde.")
+        try:
+            body = self.json_body()
+            account, user = accounts.signup(
+                body.get("company"), body.get("admin_name"), body.get("admin_username"),
+                body.get("admin_email"), body.get("admin_password"),
+            )
+        except ValidationError as error:
+            return self.validation_error(error)
+        return self.response(201, account_id=account.id, user_id=user.id)

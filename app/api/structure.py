@@ -1,0 +1,97 @@
+"""REST resources of the account's structure (shared/API.md, "Structure")."""
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy import select
+
+from app import accounts, structure
+from app.api.base import ResourceApi
+from app.extensions import db
+from app.models import Department, Member, Sector, Service
+
+
+class SectorApi(ResourceApi):
+    resource_name = "sector"
+    model = Sector
+    order_columns = ("id", "name")
+    filter_columns = ("name",)
+
+    def serialize(self, obj):
+        return {"id": obj.id, "name": obj.name}
+
+    def create(self, body):
+        return structure.save_sector(None, body)
+
+    def update(self, obj, body):
+        return structure.save_sector(obj, body)
+
+    def remove(self, obj):
+        structure.delete_sector(obj)
+
+
+class DepartmentApi(ResourceApi):
+    resource_name = "department"
+    model = Department
+    order_columns = ("id", "name")
+    filter_columns = ("name",)
+
+    def serialize(self, obj):
+        return {"id": obj.id, "name": obj.name,
+                "attendant_ids": [m.id for m in obj.attendants]}
+
+    def create(self, body):
+        return structure.save_department(None, body)
+
+    def update(self, obj, body):
+        return structure.save_department(obj, body)
+
+    def remove(self, obj):
+        structure.delete_department(obj)
+
+
+class ServiceApi(ResourceApi):
+    resource_name = "service"
+    model = Service
+    order_columns = ("id", "name", "department_id", "sla_hours")
+    filter_columns = ("department_id", "name")
+
+    def serialize(self, obj):
+        return {"id": obj.id, "name": obj.name, "department_id": obj.department_id,
+                "sla_hours": obj.sla_hours, "sla_hours_by_priority": obj.sla_by_priority()}
+
+    def create(self, body):
+        return structure.save_service(None, body)
+
+    def update(self, obj, body):
+        return structure.save_service(obj, body)
+
+    def remove(self, obj):
+        structure.delete_service(obj)
+
+
+class MemberApi(ResourceApi):
+    resource_name = "member"
+    model = Member
+    order_columns = ("id", "first_name", "last_name", "username", "email")
+    filter_columns = ("username", "email", "sector_id", "active")
+
+    def base_query(self):
+        # The platform operator has no account; members are the account's users.
+        return select(Member).where(Member.account_id.is_not(None))
+
+    def serialize(self, obj):
+        return {"id": obj.id, "first_name": obj.first_name, "last_name": obj.last_name,
+                "username": obj.username, "email": obj.email, "sector_id": obj.sector_id,
+                "profiles": sorted(obj.profile_codes()), "active": bool(obj.active)}
+
+    def create(self, body):
+        return accounts.create_member(body)
+
+    def update(self, obj, body):
+        return accounts.update_member(obj, body, actor=g.user)
+
+    def remove(self, obj):
+        """Members with history are deactivated, not deleted (their tickets stay)."""
+        obj.active = False
+        accounts.ensure_admin_remains(obj, g.user)
+        db.session.commit()

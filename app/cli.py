@@ -1,0 +1,39 @@
+"""`flask` commands: set-up after migrations, demo data."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+
+def register(app) -> None:
+    app.cli.add_command(setup)
+    app.cli.add_command(seed_demo)
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", default=True, help="Seed the demo account when empty.")
+@with_appcontext
+def setup(demo: bool) -> None:
+    """Upgrade the schema, write roles and permissions, seed the demo if empty."""
+    from app.security import sync_roles_and_permissions
+
+    upgrade()
+    sync_roles_and_permissions(current_app.appbuilder)
+    click.echo("Esquema e permissões atualizados.")
+    if demo:
+        from app.demo import seed_demo_if_empty
+
+        created = seed_demo_if_empty()
+        if created:
+            click.echo(created)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the demo account (when no account exists yet)."""
+    from app.demo import seed_demo_if_empty
+
+    click.echo(seed_demo_if_empty() or "Já existem contas: nada a fazer.")

@@ -1,0 +1,228 @@
+"""Users with an account and a sector; profiles as FAB roles; login throttling.
+
+Profiles (Administrador, Solicitante, Atendente, Gestor) are FAB roles declared in
+``config.FAB_ROLES``; a member may hold several. The platform operator is FAB's Admin,
+has no account and is the only one who sees across accounts (see app.tenancy).
+"""
+from __future__ import annotations
+
+import re
+
+from flask import current_app, jsonify, request
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import func, or_, select
+
+from app.models import Member
+from config import PROFILE_ROLES
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;:\\]+@[^@\s<>\"',;:\\]+\.[^@\s<>\"',;:\\]+$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+MIN_PASSWORD = 10
+
+
+class AccountSecurityManager(SecurityManager):
+    user_model = Member
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        install_jwt_messages(jwt_manager)
+        return jwt_manager
+
+    def sync_roles(self) -> None:
+        sync_roles_and_permissions(self.appbuilder)
+
+
+# --- validation shared by sign-up, the member API and the member screens -----------
+
+
+class ValidationError(Exception):
+    """A bad value, with the field it belongs to and a pt-BR message."""
+
+    def __init__(self, field: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+def clean_text(value, field: str, label: str, *, max_len: int, required: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{label}: informe um texto.")
+    if "\x00" in value:
+        raise ValidationError(field, f"{label}: contém caracteres inválidos.")
+    value = " ".join(value.split()) if max_len <= 255 else value.strip()
+    if required and not value:
+        raise ValidationError(field, f"{label} é obrigatório.")
+    if len(value) > max_len:
+        raise ValidationError(field, f"{label} deve ter no máximo {max_len} caracteres.")
+    return value
+
+
+def validate_email(value) -> str:
+    value = clean_text(value, "email", "E-mail", max_len=254).lower()
+    if not EMAIL_RE.match(value):
+        raise ValidationError("email", "E-mail inválido.")
+    return value
+
+
+def validate_username(value) -> str:
+    value = clean_text(value, "username", "Usuário", max_len=64)
+    if not USERNAME_RE.match(value):
+        raise ValidationError(
+            "username",
+            "Usuário deve ter de 3 a 64 caracteres: letras sem acento, números e . _ - @ +",
+        )
+    return value
+
+
+def validate_password(value, field: str = "password") -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValidationError(field, "Senha inválida.")
+    if len(value) < MIN_PASSWORD:
+        raise ValidationError(field, f"A senha deve ter pelo menos {MIN_PASSWORD} caracteres.")
+    if len(value) > 256:
+        raise ValidationError(field, "A senha deve ter no máximo 256 caracteres.")
+    return value
+
+
+def ensure_identity_free(session, username: str, email: str, exclude_id: int | None = None):
+    """Usernames and e-mails are unique across the platform: 409 when taken."""
+    stmt = select(Member.username, Member.email).where(
+        or_(func.lower(Member.username) == username.lower(),
+            func.lower(Member.email) == email.lower())
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Member.id != exclude_id)
+    for taken_username, taken_email in session.execute(
+        stmt.execution_options(skip_tenancy=True)
+    ):
+        if taken_username.lower() == username.lower():
+            raise ValidationError("username", "Este usuário já está em uso.", 409)
+        if (taken_email or "").lower() == email.lower():
+            raise ValidationError("email", "Este e-mail já está em uso.", 409)
+
+
+def roles_for_profiles(sm, codes) -> list:
+    if not isinstance(codes, (list, tuple)) or not all(isinstance(c, str) for c in codes):
+        raise ValidationError("profiles", "Perfis: informe uma lista.")
+    unknown = [c for c in codes if c not in PROFILE_ROLES]
+    if unknown:
+        raise ValidationError(
+            "profiles",
+            "Perfil desconhecido: " + ", ".join(unknown)
+            + ". Use admin, requester, attendant ou manager.",
+        )
+    roles = []
+    for code in dict.fromkeys(codes):
+        role = sm.find_role(PROFILE_ROLES[code])
+        if role is None:  # roles are created by `flask fab create-permissions`
+            raise RuntimeError(f"role {PROFILE_ROLES[code]} missing: run the set-up")
+        roles.append(role)
+    return roles
+
+
+# --- login throttling -------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Counts *failed* logins per username and per address (FAB's own limiter counts
+    every POST of the form and nothing of the API). A blocked caller gets 429 before
+    the password is even checked; a success never counts."""
+
+    def __init__(self, app):
+        self.storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limit = parse(app.config.get("LOGIN_FAILURE_LIMIT", "10 per 5 minutes"))
+        app.extensions["login_throttle"] = self
+        app.before_request(self._before)
+        app.after_request(self._after)
+
+    @staticmethod
+    def _attempt():
+        """(kind, username) when this request is a login attempt, else None."""
+        if request.method != "POST":
+            return None
+        if request.path == "/api/v1/security/login":
+            body = request.get_json(silent=True)
+            username = body.get("username") if isinstance(body, dict) else None
+            return "api", username if isinstance(username, str) else ""
+        if request.path.rstrip("/") == "/login":
+            return "form", request.form.get("username", "")
+        return None
+
+    def _keys(self, username: str):
+        addr = request.remote_addr or "?"
+        return [f"login:addr:{addr}", f"login:user:{username.strip().lower()[:64]}"]
+
+    def _before(self):
+        attempt = self._attempt()
+        if attempt is None:
+            return None
+        kind, username = attempt
+        if kind == "api":
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict) or not all(
+                isinstance(body.get(k), str) and body.get(k) for k in ("username", "password")
+            ) or body.get("provider") not in ("db",):
+                return jsonify(message="Informe username, password e provider \"db\"."), 400
+        if any(not self.limiter.test(self.limit, key) for key in self._keys(username)):
+            message = "Muitas tentativas de login. Aguarde alguns minutos e tente novamente."
+            if kind == "api":
+                return jsonify(message=message), 429
+            return current_app.response_class(message, status=429, mimetype="text/plain")
+        return None
+
+    def _after(self, response):
+        attempt = self._attempt()
+        if attempt is None or response.status_code == 429:
+            return response
+        kind, username = attempt
+        failed = (
+            response.status_code == 401 if kind == "api"
+            else response.status_code in (301, 302, 303)
+            and "/login" in (response.headers.get("Location") or "")
+        )
+        if failed:
+            for key in self._keys(username):
+                self.limiter.hit(self.limit, key)
+        return response
+
+
+def sync_roles_and_permissions(appbuilder) -> None:
+    """After migrations: every view's permissions, the profile roles of FAB_ROLES, Admin
+    and Public. Idempotent; `flask setup` and the test fixtures call it."""
+    from flask_appbuilder.security.manager import BaseSecurityManager
+
+    appbuilder.add_permissions(update_perms=True)
+    BaseSecurityManager.create_db(appbuilder.sm)
+
+
+def install_jwt_messages(jwt_manager) -> None:
+    """Flask-JWT-Extended answers {"msg": "..."} in English; the contract is
+    {"message": "..."} in Portuguese."""
+
+    def unauthorized(reason=None, *args):
+        return jsonify(message="Não autenticado: faça login e envie o token."), 401
+
+    jwt_manager.unauthorized_loader(unauthorized)
+    jwt_manager.invalid_token_loader(unauthorized)
+    jwt_manager.expired_token_loader(
+        lambda header, data: (jsonify(message="Sessão expirada: faça login novamente."), 401)
+    )
+    jwt_manager.user_lookup_error_loader(
+        lambda header, data: (jsonify(message="Usuário inativo ou inexistente."), 401)
+    )
+    jwt_manager.revoked_token_loader(
+        lambda header, data: (jsonify(message="Token revogado."), 401)
+    )
+
+
+def rate_limited(limit: str, key: str) -> bool:
+    """Count one hit of ``key`` under ``limit`` (e.g. "30 per hour"); True when over."""
+    throttle = current_app.extensions["login_throttle"]
+    return not throttle.limiter.hit(parse(limit), key)

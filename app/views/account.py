@@ -1,0 +1,108 @@
+"""The account page (plan, renewals, settings) and the public sign-up page."""
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from sqlalchemy import select
+
+from app import accounts
+from app.extensions import db
+from app.models import Account, PlanRenewal
+from app.security import ValidationError, rate_limited
+from app.tenancy import current_account_id
+
+
+class AccountView(BaseView):
+    route_base = "/conta"
+    default_view = "show"
+
+    def _account(self):
+        account_id = current_account_id()
+        return db.session.get(Account, account_id) if account_id else None
+
+    @expose("/")
+    @has_access
+    @permission_name("show")
+    def show(self):
+        account = self._account()
+        if account is None:
+            return self.render_template("account/none.html"), 404
+        renewals = db.session.scalars(
+            select(PlanRenewal).order_by(PlanRenewal.created_at.desc()).limit(50)
+        ).all()
+        return self.render_template(
+            "account/show.html", account=account, renewals=renewals,
+            expires_local=accounts.local_time(account, account.plan_expires_at),
+            local_time=lambda v: accounts.local_time(account, v),
+        )
+
+    @expose("/renovar", methods=["POST"])
+    @has_access
+    @permission_name("renew")
+    def renew(self):
+        account = self._account()
+        if account is None:
+            return redirect(url_for("AccountView.show"))
+        try:
+            months = int(request.form.get("months", ""))
+        except ValueError:
+            months = None
+        try:
+            renewal = accounts.renew_plan(account, months, g.user)
+        except ValidationError as error:
+            flash(error.message, "danger")
+        else:
+            local = accounts.local_time(account, renewal.new_expires_at)
+            flash(f"Plano renovado até {local:%d/%m/%Y}.", "success")
+        return redirect(url_for("AccountView.show"))
+
+    @expose("/configuracoes", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def settings(self):
+        account = self._account()
+        if account is None:
+            return redirect(url_for("AccountView.show"))
+        body = {"name": request.form.get("name", ""),
+                "time_zone": request.form.get("time_zone", "")}
+        try:
+            body["auto_approve_days"] = int(request.form.get("auto_approve_days", ""))
+        except ValueError:
+            body["auto_approve_days"] = None
+        try:
+            accounts.update_account_settings(account, body)
+        except ValidationError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            flash("Configurações salvas.", "success")
+        return redirect(url_for("AccountView.show"))
+
+
+class SignupView(BaseView):
+    """Public page: "Criar conta". No permission: anyone may sign up (rate limited)."""
+
+    route_base = "/cadastro"
+    default_view = "form"
+
+    @expose("/", methods=["GET", "POST"])
+    def form(self):
+        values = {k: request.form.get(k, "") for k in
+                  ("company", "admin_name", "admin_username", "admin_email")}
+        if request.method == "POST":
+            if rate_limited(current_app.config["SIGNUP_RATE_LIMIT"],
+                            f"signup:{request.remote_addr}"):
+                flash("Muitos cadastros deste endereço. Tente novamente mais tarde.", "danger")
+                return self.render_template("account/signup.html", values=values), 429
+            try:
+                accounts.signup(values["company"], values["admin_name"],
+                                values["admin_username"], values["admin_email"],
+                                request.form.get("admin_password", ""))
+            except ValidationError as error:
+                db.session.rollback()
+                flash(error.message, "danger")
+                return self.render_template("account/signup.html", values=values), error.status
+            flash("Conta criada! Entre com o usuário e a senha que você escolheu.", "success")
+            return redirect(current_app.appbuilder.get_url_for_login)
+        return self.render_template("account/signup.html", values=values)

@@ -1,0 +1,237 @@
+"""Generated CRUD screens of the account's structure, for account administrators.
+
+Every list and form is scoped by app.tenancy (no per-view account filter); the rules
+are the same use-case checks as the REST API (app.structure, app.accounts), called from
+pre_add / pre_update so a bad value flashes a Portuguese message and writes nothing.
+"""
+from __future__ import annotations
+
+from flask import g
+from flask_appbuilder import ModelView
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.models.sqla.filters import FilterInFunction
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import PasswordField
+from wtforms.validators import EqualTo, Optional
+
+from app import accounts, structure
+from app.extensions import db
+from app.models import Department, Member, Sector, Service
+from app.security import (
+    ValidationError,
+    ensure_identity_free,
+    validate_email,
+    validate_password,
+    validate_username,
+)
+from config import PROFILE_ROLES
+
+
+def _profile_role_names():
+    return list(PROFILE_ROLES.values())
+
+
+def _attendant_ids():
+    rows = db.session.scalars(select(Member).where(Member.account_id.is_not(None))).all()
+    return [m.id for m in rows if m.has_profile("attendant")]
+
+
+class AccountModelView(ModelView):
+    """Common settings: pt-BR labels, no FAB bulk delete, errors as flashes."""
+
+    page_size = 25
+
+    def _raise(self, error: ValidationError):
+        db.session.rollback()
+        raise Exception(error.message)
+
+
+class SectorView(AccountModelView):
+    datamodel = SQLAInterface(Sector)
+    list_title = show_title = _l("Setores")
+    add_title = _l("Novo setor")
+    edit_title = _l("Editar setor")
+    list_columns = ["name"]
+    add_columns = edit_columns = show_columns = ["name"]
+    search_columns = ["name"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    label_columns = {"name": _l("Nome")}
+
+    def pre_add(self, item):
+        self._check(item)
+
+    def pre_update(self, item):
+        self._check(item)
+
+    def _check(self, item):
+        try:
+            structure._unique_name(Sector, (item.name or "").strip(), "um setor",
+                                   exclude_id=item.id)
+        except ValidationError as error:
+            self._raise(error)
+
+    def pre_delete(self, item):
+        if db.session.scalar(select(Member.id).where(Member.sector_id == item.id).limit(1)):
+            raise Exception("Setor com membros não pode ser excluído: mova-os antes.")
+
+
+class MemberView(AccountModelView):
+    datamodel = SQLAInterface(Member)
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    list_title = show_title = _l("Membros")
+    add_title = _l("Novo membro")
+    edit_title = _l("Editar membro")
+    list_columns = ["first_name", "last_name", "username", "email", "sector", "roles", "active"]
+    show_columns = ["first_name", "last_name", "username", "email", "sector", "roles", "active",
+                    "last_login"]
+    add_columns = ["first_name", "last_name", "username", "email", "sector", "roles", "active",
+                   "password", "conf_password"]
+    edit_columns = ["first_name", "last_name", "username", "email", "sector", "roles", "active",
+                    "password", "conf_password"]
+    search_columns = ["first_name", "last_name", "username", "email", "sector", "active"]
+    order_columns = ["first_name", "last_name", "username", "email", "active"]
+    base_order = ("first_name", "asc")
+    label_columns = {
+        "first_name": _l("Nome"), "last_name": _l("Sobrenome"), "username": _l("Usuário"),
+        "email": _l("E-mail"), "sector": _l("Setor"), "roles": _l("Perfis"),
+        "active": _l("Ativo"), "password": _l("Senha"), "conf_password": _l("Confirmar senha"),
+        "last_login": _l("Último acesso"),
+    }
+    description_columns = {
+        "roles": _l("Administrador, Solicitante, Atendente e/ou Gestor"),
+        "active": _l("Membros inativos não conseguem entrar"),
+        "password": _l("Pelo menos 10 caracteres. Na edição, deixe em branco para manter."),
+    }
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "roles": [["name", FilterInFunction, _profile_role_names]],
+    }
+    add_form_extra_fields = {
+        "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget()),
+        "conf_password": PasswordField(
+            _l("Confirmar senha"), widget=BS3PasswordFieldWidget(),
+            validators=[EqualTo("password", message=_l("As senhas não conferem"))]),
+    }
+    edit_form_extra_fields = {
+        "password": PasswordField(_l("Nova senha"), widget=BS3PasswordFieldWidget(),
+                                  validators=[Optional()]),
+        "conf_password": PasswordField(
+            _l("Confirmar nova senha"), widget=BS3PasswordFieldWidget(),
+            validators=[EqualTo("password", message=_l("As senhas não conferem"))]),
+    }
+
+    def _validate(self, item, creating: bool):
+        try:
+            item.username = validate_username(item.username)
+            item.email = validate_email(item.email)
+            ensure_identity_free(db.session, item.username, item.email,
+                                 exclude_id=None if creating else item.id)
+            if any(r.name not in PROFILE_ROLES.values() for r in item.roles):
+                raise ValidationError("roles", "Perfil não permitido.")
+            password = g.pop("member_new_password", None)
+            if creating or password:
+                item.password = accounts.hash_password(validate_password(password or ""))
+            if not creating:
+                accounts.ensure_admin_remains(item, g.user)
+        except ValidationError as error:
+            self._raise(error)
+
+    def pre_add(self, item):
+        self._validate(item, creating=True)
+
+    def pre_update(self, item):
+        self._validate(item, creating=False)
+
+    def prefill_form(self, form, pk):
+        form.password.data = ""
+
+    def process_form(self, form, is_created):
+        # The clear password never reaches the model: pre_add/pre_update hash it, and an
+        # empty one on edit keeps the current hash.
+        g.member_new_password = form.password.data or None
+        del form.password
+        del form.conf_password
+
+
+class DepartmentView(AccountModelView):
+    datamodel = SQLAInterface(Department)
+    list_title = show_title = _l("Departamentos")
+    add_title = _l("Novo departamento")
+    edit_title = _l("Editar departamento")
+    list_columns = ["name", "attendants"]
+    add_columns = edit_columns = show_columns = ["name", "attendants"]
+    search_columns = ["name"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    label_columns = {"name": _l("Nome"), "attendants": _l("Atendentes")}
+    description_columns = {"attendants": _l("Membros com o perfil Atendente")}
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "attendants": [["id", FilterInFunction, _attendant_ids]],
+    }
+
+    def _check(self, item):
+        try:
+            structure._unique_name(Department, (item.name or "").strip(), "um departamento",
+                                   exclude_id=item.id)
+        except ValidationError as error:
+            self._raise(error)
+
+    pre_add = pre_update = _check
+
+    def pre_delete(self, item):
+        from app.models import Ticket
+
+        if db.session.scalar(select(Ticket.id).where(Ticket.department_id == item.id).limit(1)):
+            raise Exception("Departamento com chamados não pode ser excluído.")
+
+
+class ServiceView(AccountModelView):
+    datamodel = SQLAInterface(Service)
+    list_title = show_title = _l("Serviços")
+    add_title = _l("Novo serviço")
+    edit_title = _l("Editar serviço")
+    list_columns = ["name", "department", "sla_hours", "sla_urgent_hours", "sla_high_hours"]
+    add_columns = edit_columns = show_columns = [
+        "name", "department", "sla_hours", "sla_low_hours", "sla_medium_hours",
+        "sla_high_hours", "sla_urgent_hours",
+    ]
+    search_columns = ["name", "department"]
+    order_columns = ["name", "sla_hours"]
+    base_order = ("name", "asc")
+    label_columns = {
+        "name": _l("Nome"), "department": _l("Departamento"), "sla_hours": _l("SLA (horas)"),
+        "sla_low_hours": _l("SLA Baixa (h)"), "sla_medium_hours": _l("SLA Média (h)"),
+        "sla_high_hours": _l("SLA Alta (h)"), "sla_urgent_hours": _l("SLA Urgente (h)"),
+    }
+    description_columns = {
+        "sla_hours": _l("Prazo de resolução padrão, em horas"),
+        "sla_urgent_hours": _l("Opcional: prazo diferente para chamados urgentes"),
+    }
+
+    def _check(self, item):
+        try:
+            if item.department is None:
+                raise ValidationError("department", "Escolha o departamento.")
+            item.department_id = item.department.id
+            structure._unique_name(Service, (item.name or "").strip(),
+                                   "um serviço neste departamento", exclude_id=item.id,
+                                   department_id=item.department_id)
+            for column in ("sla_hours", "sla_low_hours", "sla_medium_hours", "sla_high_hours",
+                           "sla_urgent_hours"):
+                value = getattr(item, column)
+                if value is None and column == "sla_hours":
+                    raise ValidationError(column, "Informe o SLA em horas.")
+                if value is not None:
+                    structure._hours(value, column)
+        except ValidationError as error:
+            self._raise(error)
+
+    pre_add = pre_update = _check
+
+    def pre_delete(self, item):
+        from app.models import Ticket
+
+        if db.session.scalar(select(Ticket.id).where(Ticket.service_id == item.id).limit(1)):
+            raise Exception("Serviço com chamados não pode ser excluído.")

@@ -1,0 +1,172 @@
+"""Configuration read from the environment.
+
+Everything has a zero-set-up default (SQLite under ``instance/``) except what would be
+unsafe to default in production: with ``APP_ENV=production`` a missing ``SECRET_KEY`` or
+``DATABASE_URL`` stops the start-up with a clear message (checked in ``create_app``, not
+at import time, so tooling can import this module freely).
+"""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+# Profile codes (API) -> FAB role names (UI). The platform operator is FAB's "Admin".
+PROFILE_ROLES = {
+    "admin": "Administrador",
+    "requester": "Solicitante",
+    "attendant": "Atendente",
+    "manager": "Gestor",
+}
+PLATFORM_ROLE = "Admin"
+
+
+def _dev_secret_key() -> str:
+    """A key generated once and kept under instance/, so sessions survive restarts."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _crud(view, *, read=True, add=False, edit=False, delete=False):
+    perms = []
+    if read:
+        perms += [[view, "can_list"], [view, "can_show"]]
+    if add:
+        perms.append([view, "can_add"])
+    if edit:
+        perms.append([view, "can_edit"])
+    if delete:
+        perms.append([view, "can_delete"])
+    return perms
+
+
+def _api(view, *, read=True, write=False):
+    perms = [[view, "can_get"]] if read else []
+    if write:
+        perms += [[view, "can_post"], [view, "can_put"], [view, "can_delete"]]
+    return perms
+
+
+def build_fab_roles() -> dict:
+    """Exact [view, permission] pairs per profile (FAB also writes them literally)."""
+    admin = (
+        _crud("SectorView", add=True, edit=True, delete=True)
+        + _crud("MemberView", add=True, edit=True, delete=True)
+        + _crud("DepartmentView", add=True, edit=True, delete=True)
+        + _crud("ServiceView", add=True, edit=True, delete=True)
+        + [["AccountView", "can_show"], ["AccountView", "can_renew"], ["AccountView", "can_edit"]]
+        + _api("SectorApi", write=True)
+        + _api("MemberApi", write=True)
+        + _api("DepartmentApi", write=True)
+        + _api("ServiceApi", write=True)
+        + [["AccountApi", "can_get"], ["AccountApi", "can_renew"], ["AccountApi", "can_put"]]
+        + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
+           ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
+           ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
+    )
+    requester = _api("DepartmentApi") + _api("ServiceApi")
+    attendant = _api("DepartmentApi") + _api("ServiceApi")
+    manager = (
+        _api("DepartmentApi") + _api("ServiceApi") + _api("SectorApi") + _api("MemberApi")
+    )
+    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"]]
+    return {
+        PROFILE_ROLES["admin"]: admin + common,
+        PROFILE_ROLES["requester"]: requester + common,
+        PROFILE_ROLES["attendant"]: attendant + common,
+        PROFILE_ROLES["manager"]: manager + common,
+    }
+
+
+class Config:
+    APP_NAME = "Gestor Serviço Empresa"
+    APP_THEME = ""
+    APP_ENV = os.environ.get("APP_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'gestor.db'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Flask-AppBuilder: migrations own every table; roles are declared here.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False  # permissions are written by `flask setup`, after migrations
+    FAB_SECURITY_MANAGER_CLASS = "app.security.AccountSecurityManager"
+    FAB_ROLES = build_fab_roles()
+    FAB_API_SWAGGER_UI = True
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_ADD_SECURITY_VIEWS = True
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = PLATFORM_ROLE
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = "10 per 20 second"
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_ENABLED = False  # our own rule: >= 10 characters (API.md)
+
+    # Language: Brazilian Portuguese first, English second.
+    BABEL_DEFAULT_LOCALE = "pt_BR"
+    BABEL_DEFAULT_FOLDER = "translations"
+    LANGUAGES = {
+        "pt_BR": {"flag": "br", "name": "Português"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+    # Sessions and cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Uploads
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+    MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))
+
+    # Mail (Flask-Mail's names)
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "8025"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "0") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Gestor Serviço <nao-responda@gestor.local>")
+    MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8080")
+
+    # Product rules
+    PLAN_TRIAL_DAYS = 30
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "30 per hour")
+    API_LOGIN_RATE_LIMIT = os.environ.get("API_LOGIN_RATE_LIMIT", "10 per minute")
+
+    @classmethod
+    def finalize(cls, config: dict) -> None:
+        """Fill secrets and fail fast on unsafe production settings (called by create_app)."""
+        if config.get("APP_ENV") == "production":
+            missing = [k for k in ("SECRET_KEY",) if not config.get(k)]
+            if not os.environ.get("DATABASE_URL") and not config.get("TESTING"):
+                missing.append("DATABASE_URL")
+            if missing:
+                raise RuntimeError(
+                    "Configuração incompleta para produção: defina " + ", ".join(missing)
+                )
+        if not config.get("SECRET_KEY"):
+            config["SECRET_KEY"] = _dev_secret_key()
+        uri = config["SQLALCHEMY_DATABASE_URI"]
+        if uri.startswith("postgres://"):  # Heroku-style URLs
+            config["SQLALCHEMY_DATABASE_URI"] = "postgresql://" + uri[len("postgres://"):]
+        if uri.startswith("sqlite"):
+            INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+            config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        config["MAX_CONTENT_LENGTH"] = (config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024
