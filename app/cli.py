@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 def register(app) -> None:
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(jobs)
 
 
 @click.command("setup")
@@ -37,3 +38,13 @@ def seed_demo() -> None:
     from app.demo import seed_demo_if_empty
 
     click.echo(seed_demo_if_empty() or "Já existem contas: nada a fazer.")
+
+
+@click.command("jobs")
+@with_appcontext
+def jobs() -> None:
+    """Run the periodic jobs (auto-approval, mail sender) until stopped."""
+    from app.jobs import run_forever
+
+    click.echo("Executando tarefas periódicas (Ctrl+C para parar)...")
+    run_forever(current_app._get_current_object())

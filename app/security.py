@@ -110,6 +110,8 @@ def ensure_identity_free(session, username: str, email: str, exclude_id: int | N
 def roles_for_profiles(sm, codes) -> list:
     if not isinstance(codes, (list, tuple)) or not all(isinstance(c, str) for c in codes):
         raise ValidationError("profiles", "Perfis: informe uma lista.")
+    if not codes:
+        raise ValidationError("profiles", "Escolha pelo menos um perfil.")
     unknown = [c for c in codes if c not in PROFILE_ROLES]
     if unknown:
         raise ValidationError(

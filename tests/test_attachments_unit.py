@@ -409,13 +409,13 @@ def test_delete_stored_is_idempotent(folder):
 # ---------------------------------------------------------------- downloads
 
 @pytest.fixture
-def app():
+def flask_app():
     return flask.Flask(__name__)
 
 
-def test_download_is_an_attachment_with_nosniff_and_sandbox(app, folder):
+def test_download_is_an_attachment_with_nosniff_and_sandbox(flask_app, folder):
     stored = store("Olá\n".encode(), "relatório final.txt", folder)
-    with app.test_request_context():
+    with flask_app.test_request_context():
         resp = download_response(folder, stored)
         resp.direct_passthrough = False
         assert resp.get_data() == "Olá\n".encode()
@@ -428,33 +428,33 @@ def test_download_is_an_attachment_with_nosniff_and_sandbox(app, folder):
     assert "filename*=UTF-8''relat%C3%B3rio%20final.txt" in disposition
 
 
-def test_download_keeps_the_legacy_charset_of_a_latin1_csv(app, folder):
+def test_download_keeps_the_legacy_charset_of_a_latin1_csv(flask_app, folder):
     stored = store("ação;1\n".encode("cp1252"), "excel.csv", folder)
-    with app.test_request_context():
+    with flask_app.test_request_context():
         resp = download_response(folder, stored)
     assert resp.headers["Content-Type"] == "text/csv; charset=windows-1252"
 
 
-def test_download_with_a_japanese_name(app, folder):
+def test_download_with_a_japanese_name(flask_app, folder):
     stored = store(PDF, "日本語.pdf", folder)
-    with app.test_request_context():
+    with flask_app.test_request_context():
         resp = download_response(folder, stored)
     assert "filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.pdf" in resp.headers[
         "Content-Disposition"]
     assert resp.mimetype == "application/pdf"
 
 
-def test_download_resanitises_the_name_and_distrusts_unknown_types(app, folder):
+def test_download_resanitises_the_name_and_distrusts_unknown_types(flask_app, folder):
     stored = store(PDF, "doc.pdf", folder)
     tampered = StoredFile(stored.stored_name, "../a\r\nSet-Cookie: x=1.html", stored.size,
                           "text/html")
-    with app.test_request_context():
+    with flask_app.test_request_context():
         resp = download_response(folder, tampered)
     assert resp.mimetype == "application/octet-stream"
     assert "\n" not in resp.headers["Content-Disposition"]
     assert "Set-Cookie" not in resp.headers
 
 
-def test_download_of_a_missing_file_is_404(app, folder):
-    with app.test_request_context(), pytest.raises(NotFound):
+def test_download_of_a_missing_file_is_404(flask_app, folder):
+    with flask_app.test_request_context(), pytest.raises(NotFound):
         download_response(folder, StoredFile("0" * 32, "x.pdf", 1, "application/pdf"))

@@ -108,6 +108,11 @@ class MemberView(AccountModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "roles": [["name", FilterInFunction, _profile_role_names]],
     }
+    formatters_columns = {
+        "roles": lambda roles: ", ".join(r.name for r in roles),
+        "active": lambda active: "Sim" if active else "Não",
+        "sector": lambda sector: sector.name if sector else "—",
+    }
     add_form_extra_fields = {
         "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget()),
         "conf_password": PasswordField(
@@ -128,6 +133,8 @@ class MemberView(AccountModelView):
             item.email = validate_email(item.email)
             ensure_identity_free(db.session, item.username, item.email,
                                  exclude_id=None if creating else item.id)
+            if not item.roles:
+                raise ValidationError("roles", "Escolha pelo menos um perfil.")
             if any(r.name not in PROFILE_ROLES.values() for r in item.roles):
                 raise ValidationError("roles", "Perfil não permitido.")
             password = g.pop("member_new_password", None)
@@ -167,6 +174,7 @@ class DepartmentView(AccountModelView):
     base_order = ("name", "asc")
     label_columns = {"name": _l("Nome"), "attendants": _l("Atendentes")}
     description_columns = {"attendants": _l("Membros com o perfil Atendente")}
+    formatters_columns = {"attendants": lambda members: ", ".join(m.full_name for m in members)}
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "attendants": [["id", FilterInFunction, _attendant_ids]],
     }

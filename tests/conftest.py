@@ -1,0 +1,301 @@
+"""Fixtures: one app per database backend (SQLite and a real PostgreSQL), the schema
+built by the real Alembic migration, every table emptied between tests, and one member
+per profile in two accounts so tests can try to cross between them.
+
+Every test that takes ``app`` (directly or through another fixture) runs on both
+backends. PostgreSQL is started on loopback by ``tests/pgserver.py``; if it cannot
+start, the run fails (it is never skipped).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.pgserver import PostgresServer  # noqa: E402
+
+PASSWORD = "senha-de-teste-123"
+KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
+               "ab_permission_view_role", "alembic_version"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", action="append", default=[],
+                     help="sqlite and/or postgresql (default: both)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or ["sqlite", "postgresql"]
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, request, tmp_path_factory):
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("pg_server")
+    return server.create_database("gestor_test")
+
+
+def test_config(database_url: str, upload_dir: str) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key-with-at-least-32-bytes!!",
+        "WTF_CSRF_ENABLED": False,
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "UPLOAD_FOLDER": upload_dir,
+        "MAIL_SUPPRESS_SEND": False,
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.security import sync_roles_and_permissions
+
+    upload_dir = str(tmp_path_factory.mktemp("uploads"))
+    application = create_app(test_config(database_url, upload_dir))
+    with application.app_context():
+        upgrade()
+        sync_roles_and_permissions(application.appbuilder)
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Empty every business table after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    from flask_appbuilder import Model
+
+    from app.extensions import db
+
+    with application.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(Model.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        engine = db.engine
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(
+                    "TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)
+                    + " RESTART IDENTITY CASCADE"
+                )
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        throttle = application.extensions["login_throttle"]
+        throttle.storage.reset()
+    upload_dir = application.config["UPLOAD_FOLDER"]
+    for name in os.listdir(upload_dir):
+        os.remove(os.path.join(upload_dir, name))
+
+
+@pytest.fixture
+def db_session(app):
+    from app.extensions import db
+
+    with app.app_context():
+        yield db.session
+
+
+@dataclass
+class World:
+    """An account with one member per profile, its sectors, departments, services."""
+
+    account_id: int
+    users: dict = field(default_factory=dict)     # profile -> user id
+    sectors: dict = field(default_factory=dict)
+    departments: dict = field(default_factory=dict)
+    services: dict = field(default_factory=dict)
+
+
+def build_world(app, prefix: str) -> World:
+    from app import accounts, structure
+    from app.extensions import db
+    from app.tenancy import account_scope
+
+    with app.app_context():
+        account, admin = accounts.signup(f"Empresa {prefix}", f"Admin {prefix}",
+                                         f"{prefix}_admin", f"admin@{prefix}.example", PASSWORD)
+        world = World(account_id=account.id, users={"admin": admin.id})
+        with account_scope(account.id):
+            for name in ("Financeiro", "Operações"):
+                world.sectors[name] = structure.save_sector(None, {"name": name}).id
+            profiles = {
+                "requester": ["requester"], "requester2": ["requester"],
+                "attendant": ["attendant"], "attendant2": ["attendant"],
+                "attendant_other": ["attendant"], "manager": ["manager"],
+            }
+            for key, codes in profiles.items():
+                member = accounts.create_member({
+                    "first_name": key.capitalize(), "last_name": prefix,
+                    "username": f"{prefix}_{key}", "email": f"{key}@{prefix}.example",
+                    "password": PASSWORD, "sector_id": world.sectors["Financeiro"],
+                    "profiles": codes,
+                })
+                world.users[key] = member.id
+            ti = structure.save_department(None, {
+                "name": "TI", "attendant_ids": [world.users["attendant"],
+                                                world.users["attendant2"]]})
+            rh = structure.save_department(None, {
+                "name": "RH", "attendant_ids": [world.users["attendant_other"]]})
+            world.departments = {"TI": ti.id, "RH": rh.id}
+            world.services["Acesso"] = structure.save_service(None, {
+                "name": "Acesso", "department_id": ti.id, "sla_hours": 8,
+                "sla_hours_by_priority": {"urgent": 2}}).id
+            world.services["Férias"] = structure.save_service(None, {
+                "name": "Férias", "department_id": rh.id, "sla_hours": 48}).id
+        db.session.remove()
+    return world
+
+
+@pytest.fixture
+def world(app):
+    return build_world(app, "alfa")
+
+
+@pytest.fixture
+def other_world(app, world):
+    return build_world(app, "beta")
+
+
+class ApiClient:
+    """A test client that speaks JSON with a bearer token of one member."""
+
+    def __init__(self, app, user_id: int | None):
+        self.app = app
+        self.client = app.test_client()
+        self.token = None
+        if user_id is not None:
+            from flask_jwt_extended import create_access_token
+
+            with app.app_context():
+                self.token = create_access_token(identity=str(user_id), fresh=True)
+
+    def _headers(self, headers=None):
+        result = dict(headers or {})
+        if self.token:
+            result["Authorization"] = f"Bearer {self.token}"
+        return result
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(url, json=json, headers=self._headers(kw.pop("headers", None)),
+                                **kw)
+
+    def put(self, url, json=None, **kw):
+        return self.client.put(url, json=json, headers=self._headers(kw.pop("headers", None)),
+                               **kw)
+
+    def delete(self, url, **kw):
+        return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+@pytest.fixture
+def api(app):
+    """api(user_id) -> ApiClient; api(None) is anonymous."""
+    return lambda user_id: ApiClient(app, user_id)
+
+
+def login_browser_client(app, username: str, password: str = PASSWORD):
+    client = app.test_client()
+    response = client.post("/login/", data={"username": username, "password": password})
+    assert response.status_code == 302, response.data[:300]
+    assert "/login" not in response.headers["Location"]
+    return client
+
+
+@pytest.fixture
+def web(app):
+    """web(username) -> a test client logged in through the real login form."""
+    return lambda username: login_browser_client(app, username)
+
+
+# --- real browser ------------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The same app served over real HTTP on loopback, for the browser."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (never Playwright's own download)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(executable):
+        raise RuntimeError("chromium not found: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page_for(browser, live_server):
+    """page_for(username) -> a Playwright page logged in through the login form."""
+    contexts = []
+
+    def make(username: str, password: str = PASSWORD):
+        context = browser.new_context(viewport={"width": 1366, "height": 900},
+                                      locale="pt-BR", base_url=live_server)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto("/login/")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.click("input[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, f"login failed for {username}"
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path

@@ -1,0 +1,96 @@
+"""A throw-away PostgreSQL server on loopback for the test run.
+
+initdb into a temporary folder, start on a free port, hand out a URL, stop and delete
+at the end. PostgreSQL refuses to run as root, so when the tests run as root the
+cluster belongs to the unprivileged ``postgres`` (or ``nobody``) user.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _bindir() -> str:
+    env = os.environ.get("PG_BINDIR")
+    if env:
+        return env
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    if initdb:
+        return os.path.dirname(initdb)
+    raise RuntimeError(
+        "PostgreSQL binaries not found (apt-get install -y postgresql, or set PG_BINDIR)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    def __init__(self):
+        self.bindir = _bindir()
+        self.port = _free_port()
+        self.root = tempfile.mkdtemp(prefix="gestor-pg-")
+        self.datadir = os.path.join(self.root, "data")
+        self.user = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    self.user = pwd.getpwnam(name)
+                    break
+                except KeyError:
+                    continue
+            os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
+
+    def _run(self, *args, **kwargs):
+        def demote():
+            if self.user is not None:
+                os.setgid(self.user.pw_gid)
+                os.setuid(self.user.pw_uid)
+
+        return subprocess.run(args, preexec_fn=demote, check=True, capture_output=True,
+                              cwd=self.root, **kwargs)
+
+    def start(self) -> "PostgresServer":
+        self._run(os.path.join(self.bindir, "initdb"), "-D", self.datadir, "-U", "gestor",
+                  "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-l",
+            os.path.join(self.root, "server.log"), "-w", "-t", "60", "start", "-o",
+            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("PostgreSQL did not start")
+
+    def create_database(self, name: str) -> str:
+        self._run(os.path.join(self.bindir, "createdb"), "-h", "127.0.0.1", "-p",
+                  str(self.port), "-U", "gestor", name)
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg2://gestor@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-m", "fast",
+                      "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)

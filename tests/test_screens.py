@@ -1,0 +1,104 @@
+"""The administrator's generated screens, in pt-BR, and who may open them."""
+import pytest
+from sqlalchemy import select
+
+from app.models import Member, Sector
+
+
+SCREENS = ["/sectorview/list/", "/memberview/list/", "/departmentview/list/",
+           "/serviceview/list/", "/conta/"]
+
+
+@pytest.mark.parametrize("url", SCREENS)
+def test_admin_opens_structure_screens_in_portuguese(web, world, url):
+    response = web("alfa_admin").get(url)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Estrutura" in html
+    assert "Setores" in html or "Minha conta" in html
+
+
+@pytest.mark.parametrize("username", ["alfa_requester", "alfa_attendant", "alfa_manager"])
+@pytest.mark.parametrize("url", SCREENS + ["/sectorview/add", "/memberview/add"])
+def test_other_profiles_cannot_open_structure_screens(web, world, username, url):
+    response = web(username).get(url)
+    assert response.status_code in (302, 403)
+    if response.status_code == 302:
+        assert "/login" in response.headers["Location"] or response.headers["Location"] == "/"
+
+
+def test_anonymous_is_sent_to_login(app, world):
+    response = app.test_client().get("/sectorview/list/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_admin_adds_sector_through_the_form(app, web, world):
+    client = web("alfa_admin")
+    response = client.post("/sectorview/add", data={"name": "Compras"})
+    assert response.status_code == 302
+    with app.app_context():
+        from app.extensions import db
+
+        sector = db.session.scalar(select(Sector).where(Sector.name == "Compras"))
+        assert sector.account_id == world.account_id
+        db.session.remove()
+
+
+def test_duplicate_sector_through_the_form_flashes_and_adds_nothing(app, web, world):
+    client = web("alfa_admin")
+    response = client.post("/sectorview/add", data={"name": "Financeiro"},
+                           follow_redirects=True)
+    assert "Já existe um setor com este nome" in response.get_data(as_text=True)
+    with app.app_context():
+        from app.extensions import db
+        from app.tenancy import account_scope
+
+        with account_scope(world.account_id):
+            assert len(db.session.scalars(select(Sector)).all()) == 2
+        db.session.remove()
+
+
+def test_admin_adds_member_with_password_and_profile(app, web, world):
+    from app.extensions import db
+
+    with app.app_context():
+        role_id = app.appbuilder.sm.find_role("Solicitante").id
+        sector_id = world.sectors["Operações"]
+        db.session.remove()
+    client = web("alfa_admin")
+    response = client.post("/memberview/add", data={
+        "first_name": "Carla", "last_name": "Souza", "username": "carla",
+        "email": "carla@alfa.example", "sector": str(sector_id), "roles": [str(role_id)],
+        "active": "y", "password": "senha-da-carla", "conf_password": "senha-da-carla"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    login = app.test_client().post("/api/v1/security/login", json={
+        "username": "carla", "password": "senha-da-carla", "provider": "db"})
+    assert login.status_code == 200
+    with app.app_context():
+        carla = db.session.scalar(select(Member).where(Member.username == "carla"))
+        assert carla.account_id == world.account_id and carla.password != "senha-da-carla"
+        db.session.remove()
+
+
+def test_member_form_refuses_platform_admin_role(app, web, world):
+    from app.extensions import db
+
+    with app.app_context():
+        admin_role_id = app.appbuilder.sm.find_role("Admin").id
+        db.session.remove()
+    client = web("alfa_admin")
+    client.post("/memberview/add", data={
+        "first_name": "Mal", "last_name": "Intencionado", "username": "mal",
+        "email": "mal@alfa.example", "roles": [str(admin_role_id)], "active": "y",
+        "password": "senha-do-mal-1", "conf_password": "senha-do-mal-1"})
+    with app.app_context():
+        assert db.session.scalar(select(Member).where(Member.username == "mal")) is None
+        db.session.remove()
+
+
+def test_admin_renews_plan_through_the_account_page(app, web, world):
+    client = web("alfa_admin")
+    response = client.post("/conta/renovar", data={"months": "6"}, follow_redirects=True)
+    assert "Plano renovado até" in response.get_data(as_text=True)
+    bad = client.post("/conta/renovar", data={"months": "99"}, follow_redirects=True)
+    assert "Informe de 1 a 24 meses" in bad.get_data(as_text=True)
