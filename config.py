@@ -76,7 +76,8 @@ def build_fab_roles() -> dict:
     manager = (
         _api("DepartmentApi") + _api("ServiceApi") + _api("SectorApi") + _api("MemberApi")
     )
-    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"]]
+    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
+              ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {
         PROFILE_ROLES["admin"]: admin + common,
         PROFILE_ROLES["requester"]: requester + common,

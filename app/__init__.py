@@ -32,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
                      render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
+    with app.app_context():
+        _configure_sqlite(db.engine)
 
     with app.app_context():
         from app.security import LoginThrottle
@@ -57,6 +59,22 @@ def create_app(config: dict | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _configure_sqlite(engine) -> None:
+    """SQLite: enforce foreign keys (the composite keys hold tenancy rules) and use WAL
+    with a busy timeout so concurrent writers wait instead of failing."""
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
 
 
 def _project_dir():

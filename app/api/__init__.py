@@ -4,6 +4,8 @@
 def register(appbuilder) -> None:
     from app.api.account import AccountApi, SignupApi
     from app.api.structure import DepartmentApi, MemberApi, SectorApi, ServiceApi
+    from app.api.tickets import AttachmentApi, TicketApi
 
-    for api in (SignupApi, AccountApi, SectorApi, DepartmentApi, ServiceApi, MemberApi):
+    for api in (SignupApi, AccountApi, SectorApi, DepartmentApi, ServiceApi, MemberApi,
+                TicketApi, AttachmentApi):
         appbuilder.add_api(api)

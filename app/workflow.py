@@ -1,0 +1,482 @@
+"""The ticket state machine: a transition table, one ``apply()``, typed errors.
+
+The table is data: which states an action leaves from, where it goes, who may do it,
+what it needs, which notification it raises. ``apply()`` enforces it and is the only
+code that writes a ticket's status; pages use ``allowed_actions()`` (the same table) to
+decide which buttons to show. Every move is a conditional UPDATE on (id, status,
+version), so two people acting at once produce one winner and one 409, on SQLite and
+PostgreSQL alike. Each use case validates, writes its history event and outbox mails,
+and commits once; errors are typed and become HTTP codes or flashes only at the edge.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import false, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import attachments, notifications
+from app.extensions import db
+from app.jobs import periodic
+from app.models import (
+    PRIORITIES,
+    Account,
+    Attachment,
+    Department,
+    Member,
+    Service,
+    Survey,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    department_attendant,
+    utcnow,
+)
+
+MAX_DESCRIPTION = 20_000
+MAX_NOTE = 5_000
+
+STATUS_LABELS = {
+    "open": "Aberto", "assumed": "Assumido", "in_progress": "Em atendimento",
+    "concluded": "Concluído (aguardando aprovação)", "closed": "Encerrado",
+    "cancelled": "Cancelado",
+}
+PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
+ACTION_LABELS = {
+    "assume": "Assumir", "start": "Iniciar atendimento", "conclude": "Concluir atendimento",
+    "approve": "Aprovar encerramento", "reject": "Reprovar encerramento",
+    "cancel": "Cancelar chamado", "survey": "Pesquisa de satisfação",
+}
+
+
+# --- typed errors ------------------------------------------------------------------
+
+
+class WorkflowError(Exception):
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TicketNotFound(WorkflowError):
+    status = 404
+
+    def __init__(self, message: str = "Chamado não encontrado."):
+        super().__init__(message)
+
+
+class Forbidden(WorkflowError):
+    status = 403
+
+
+class InvalidInput(WorkflowError):
+    status = 400
+
+
+class TransitionNotAllowed(WorkflowError):
+    status = 409
+
+
+class PlanExpired(WorkflowError):
+    status = 403
+
+
+# --- the table ---------------------------------------------------------------------
+
+ATTENDANT, REQUESTER = "attendant", "requester"
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[str, ...]
+    target: str
+    who: str                      # ATTENDANT of the ticket's department, or its REQUESTER
+    assignee_only: bool = False   # among attendants, only the assignee
+    needs: str | None = None      # "note" or "reason": a mandatory text
+    event: str | None = None      # notification event (app.notifications)
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "assume": Transition(("open",), "assumed", ATTENDANT, event="ticket_assumed"),
+    "start": Transition(("assumed",), "in_progress", ATTENDANT, assignee_only=True,
+                        event="ticket_started"),
+    "conclude": Transition(("in_progress",), "concluded", ATTENDANT, assignee_only=True,
+                           needs="note", event="ticket_concluded"),
+    "approve": Transition(("concluded",), "closed", REQUESTER, event="conclusion_reviewed"),
+    "reject": Transition(("concluded",), "in_progress", REQUESTER, needs="reason",
+                         event="conclusion_reviewed"),
+    "cancel": Transition(("open", "assumed", "in_progress"), "cancelled", REQUESTER,
+                         needs="reason"),
+}
+ACTIONS = tuple(TRANSITIONS) + ("survey",)
+OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "concluded")
+
+
+# --- who sees what -----------------------------------------------------------------
+
+
+def _attendant_departments(actor: Member):
+    return select(department_attendant.c.department_id).where(
+        department_attendant.c.user_id == actor.id)
+
+
+def visible_tickets(actor: Member):
+    """SELECT of the tickets ``actor`` may see (the account scope is added by tenancy):
+    managers and administrators the whole account, attendants their departments' and
+    their own, requesters their own."""
+    profiles = actor.profile_codes()
+    stmt = select(Ticket)
+    if profiles & {"admin", "manager"}:
+        return stmt
+    conditions = []
+    if "requester" in profiles:
+        conditions.append(Ticket.requester_id == actor.id)
+    if "attendant" in profiles:
+        conditions.append(Ticket.department_id.in_(_attendant_departments(actor)))
+        conditions.append(Ticket.assignee_id == actor.id)
+    return stmt.where(or_(*conditions) if conditions else false())
+
+
+def get_ticket(ticket_id, actor: Member) -> Ticket:
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
+        raise TicketNotFound()
+    ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
+    if ticket is None:
+        raise TicketNotFound()
+    return ticket
+
+
+def is_department_attendant(ticket: Ticket, actor: Member) -> bool:
+    if not actor.has_profile("attendant"):
+        return False
+    return db.session.scalar(
+        select(department_attendant.c.user_id).where(
+            department_attendant.c.department_id == ticket.department_id,
+            department_attendant.c.user_id == actor.id)
+    ) is not None
+
+
+def _may(transition: Transition, ticket: Ticket, actor: Member) -> bool:
+    if transition.who == REQUESTER:
+        return ticket.requester_id == actor.id
+    return is_department_attendant(ticket, actor)
+
+
+def allowed_actions(ticket: Ticket, actor: Member) -> list[str]:
+    """The buttons a page shows: what the table lets ``actor`` do now."""
+    result = []
+    attendant = None
+    for action, transition in TRANSITIONS.items():
+        if ticket.status not in transition.sources:
+            continue
+        if transition.who == ATTENDANT:
+            attendant = is_department_attendant(ticket, actor) if attendant is None else attendant
+            if not attendant or (transition.assignee_only and ticket.assignee_id != actor.id):
+                continue
+        elif ticket.requester_id != actor.id:
+            continue
+        result.append(action)
+    if (ticket.status == "closed" and ticket.requester_id == actor.id
+            and db.session.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id)) is None):
+        result.append("survey")
+    return result
+
+
+def can_message(ticket: Ticket, actor: Member) -> bool:
+    return ticket.status in OPEN_FOR_MESSAGES and actor.id in (ticket.requester_id,
+                                                              ticket.assignee_id)
+
+
+# --- validation helpers ------------------------------------------------------------
+
+
+def _text(value, field: str, label: str, max_len: int, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}: informe um texto.", field)
+    if "\x00" in value:
+        raise InvalidInput(f"{label} contém caracteres inválidos.", field)
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{label} é obrigatório.", field)
+    if len(value) > max_len:
+        raise InvalidInput(f"{label} deve ter no máximo {max_len} caracteres.", field)
+    return value or None
+
+
+def _id(value, field: str, label: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{label}: informe um id numérico.", field)
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _event(ticket: Ticket, type_: str, actor: Member | None, from_status, to_status,
+           note=None, when=None) -> TicketEvent:
+    event = TicketEvent(account_id=ticket.account_id, ticket_id=ticket.id, type=type_,
+                        actor_id=actor.id if actor else None, from_status=from_status,
+                        to_status=to_status, note=note, created_at=when or utcnow())
+    db.session.add(event)
+    return event
+
+
+def _store(upload, ticket: Ticket, actor: Member, stored: list, message_id=None):
+    """Save an optional upload; remember its file so a later failure removes it."""
+    if upload is None or not getattr(upload, "filename", None):
+        return None
+    config = current_app.config
+    saved = attachments.store_upload(upload, config["UPLOAD_FOLDER"],
+                                     config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    stored.append(saved.stored_name)
+    row = Attachment(account_id=ticket.account_id, ticket_id=ticket.id, message_id=message_id,
+                     uploaded_by_id=actor.id, stored_name=saved.stored_name,
+                     filename=saved.filename, size=saved.size, content_type=saved.content_type)
+    db.session.add(row)
+    return row
+
+
+def _commit_or_clean(stored: list) -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        _remove_files(stored)
+        raise
+
+
+def _remove_files(stored: list) -> None:
+    for name in stored:
+        attachments.delete_stored(current_app.config["UPLOAD_FOLDER"], name)
+
+
+# --- use cases ---------------------------------------------------------------------
+
+
+def open_ticket(actor: Member, *, department_id, service_id, priority, description,
+                upload=None) -> Ticket:
+    """A requester opens a ticket: validated, SLA due time computed, history and
+    notifications written, optional file stored; all or nothing."""
+    if not actor.has_profile("requester"):
+        raise Forbidden("Apenas solicitantes abrem chamados.")
+    account = db.session.get(Account, actor.account_id)
+    if account is None or not account.plan_active():
+        raise PlanExpired("O plano da conta expirou: não é possível abrir chamados. "
+                          "Peça a um administrador para renovar o plano.")
+    department_id = _id(department_id, "department_id", "Departamento")
+    service_id = _id(service_id, "service_id", "Serviço")
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise InvalidInput("Departamento inexistente.", "department_id")
+    service = db.session.get(Service, service_id)
+    if service is None:
+        raise InvalidInput("Serviço inexistente.", "service_id")
+    if service.department_id != department.id:
+        raise InvalidInput("Este serviço não pertence ao departamento escolhido.", "service_id")
+    if priority not in PRIORITIES:
+        raise InvalidInput("Prioridade inválida: use low, medium, high ou urgent.", "priority")
+    description = _text(description, "description", "Descrição", MAX_DESCRIPTION)
+    now = utcnow()
+    ticket = Ticket(
+        account_id=actor.account_id, requester_id=actor.id, department_id=department.id,
+        service_id=service.id, sector_id=actor.sector_id, priority=priority, status="open",
+        description=description, opened_at=now, updated_at=now,
+        sla_due_at=now + dt.timedelta(hours=service.sla_hours_for(priority)),
+        reopen_count=0, version=1,
+    )
+    db.session.add(ticket)
+    stored: list[str] = []
+    try:
+        db.session.flush()
+        _store(upload, ticket, actor, stored)
+        _event(ticket, "opened", actor, None, "open", when=now)
+        notifications.enqueue("ticket_opened", ticket, actor, text=description)
+    except BaseException:
+        db.session.rollback()
+        _remove_files(stored)
+        raise
+    _commit_or_clean(stored)
+    return ticket
+
+
+def _check_action(ticket: Ticket, action: str, actor: Member) -> Transition:
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise TicketNotFound("Ação desconhecida.")
+    if not _may(transition, ticket, actor):
+        if transition.who == REQUESTER:
+            raise Forbidden("Apenas o solicitante do chamado pode fazer isso.")
+        raise Forbidden("Apenas atendentes do departamento do chamado podem fazer isso.")
+    return transition
+
+
+def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
+          system: bool = False, now: dt.datetime | None = None) -> Ticket:
+    """Move ``ticket`` by ``action``. Checks in the contract's order: role (403), body
+    (400), state and race (409), assignee (403). ``system`` is the auto-approval."""
+    if action == "survey":
+        raise InvalidInput("Use a pesquisa de satisfação.", "action")
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise TicketNotFound("Ação desconhecida.")
+    if not system:
+        _check_action(ticket, action, actor)
+    text = None
+    if transition.needs:
+        label = "A nota de conclusão" if transition.needs == "note" else "O motivo"
+        text = _text(note, transition.needs, label, MAX_NOTE)
+    elif note is not None and not system:
+        text = _text(note, "note", "A observação", MAX_NOTE, required=False)
+    if ticket.status not in transition.sources:
+        raise TransitionNotAllowed(
+            f"Não é possível {ACTION_LABELS[action].lower()}: o chamado está "
+            f"{STATUS_LABELS[ticket.status].lower()}.")
+    if transition.assignee_only and ticket.assignee_id != actor.id:
+        raise Forbidden("Apenas o atendente responsável pelo chamado pode fazer isso.")
+
+    now = now or utcnow()
+    values = {"status": transition.target, "version": Ticket.version + 1, "updated_at": now}
+    if action == "assume":
+        values.update(assignee_id=actor.id, assumed_at=now)
+    elif action == "start":
+        values["started_at"] = now
+    elif action == "conclude":
+        values["concluded_at"] = now
+    elif action == "reject":
+        values.update(concluded_at=None, reopen_count=Ticket.reopen_count + 1)
+    elif action == "approve":
+        values.update(closed_at=now, auto_approved=system,
+                      sla_met=_aware(ticket.concluded_at) <= _aware(ticket.sla_due_at))
+    elif action == "cancel":
+        values["cancelled_at"] = now
+    from_status, version = ticket.status, ticket.version
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == from_status, Ticket.version == version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise _lost_race(ticket.id, action)
+    db.session.refresh(ticket)
+    _event(ticket, "auto_approved" if system else action, actor, from_status,
+           transition.target, note=text or (
+               "Aprovado automaticamente por falta de resposta do solicitante." if system
+               else None), when=now)
+    if transition.event:
+        notifications.enqueue(transition.event, ticket, actor, text=text)
+    db.session.commit()
+    return ticket
+
+
+def _lost_race(ticket_id: int, action: str) -> TransitionNotAllowed:
+    current = db.session.get(Ticket, ticket_id, populate_existing=True)
+    if current is None:
+        return TransitionNotAllowed("O chamado mudou enquanto você agia. Atualize a página.")
+    if action == "assume" and current.assignee is not None:
+        return TransitionNotAllowed(
+            f"Chamado já assumido por {current.assignee.full_name}.")
+    return TransitionNotAllowed(
+        f"O chamado mudou para {STATUS_LABELS[current.status].lower()} enquanto você agia. "
+        "Atualize a página.")
+
+
+def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
+    if ticket.requester_id != actor.id:
+        raise Forbidden("Apenas o solicitante do chamado responde a pesquisa.")
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise InvalidInput("A nota deve ser um número inteiro de 1 a 5.", "score")
+    comment = _text(comment, "comment", "O comentário", 2000, required=False)
+    if ticket.status != "closed":
+        raise TransitionNotAllowed("A pesquisa só pode ser respondida após a aprovação.")
+    if db.session.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id)) is not None:
+        raise TransitionNotAllowed("A pesquisa deste chamado já foi respondida.")
+    now = utcnow()
+    survey = Survey(account_id=ticket.account_id, ticket_id=ticket.id, score=score,
+                    comment=comment, filled_at=now)
+    db.session.add(survey)
+    _event(ticket, "survey", actor, "closed", "closed", note=f"Nota {score}", when=now)
+    notifications.enqueue("survey_filled", ticket, actor, text=comment)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same requester submitting twice at once
+        db.session.rollback()
+        raise TransitionNotAllowed("A pesquisa deste chamado já foi respondida.")
+    return survey
+
+
+def post_message(ticket: Ticket, actor: Member, body, upload=None) -> TicketMessage:
+    """A message (with an optional file) between the requester and the assignee."""
+    if actor.id != ticket.requester_id and not is_department_attendant(ticket, actor):
+        raise Forbidden("Apenas o solicitante e o atendente do chamado trocam mensagens.")
+    has_file = upload is not None and getattr(upload, "filename", None)
+    body = _text(body, "body", "A mensagem", MAX_DESCRIPTION, required=not has_file) or ""
+    if ticket.status not in OPEN_FOR_MESSAGES:
+        raise TransitionNotAllowed("Chamado encerrado ou cancelado não recebe mensagens.")
+    if actor.id != ticket.requester_id and ticket.assignee_id != actor.id:
+        raise Forbidden("Apenas o atendente responsável pelo chamado envia mensagens. "
+                        "Assuma o chamado primeiro.")
+    now = utcnow()
+    message = TicketMessage(account_id=ticket.account_id, ticket_id=ticket.id,
+                            author_id=actor.id, body=body, created_at=now)
+    db.session.add(message)
+    stored: list[str] = []
+    try:
+        db.session.flush()
+        _store(upload, ticket, actor, stored, message_id=message.id)
+        _event(ticket, "message", actor, ticket.status, ticket.status,
+               note=body[:500] or "(arquivo)", when=now)
+        event = "requester_message" if actor.id == ticket.requester_id else "attendant_message"
+        notifications.enqueue(event, ticket, actor, text=body)
+    except BaseException:
+        db.session.rollback()
+        _remove_files(stored)
+        raise
+    _commit_or_clean(stored)
+    return message
+
+
+# --- auto-approval -----------------------------------------------------------------
+
+
+@periodic(seconds=300)
+def auto_approve_due(now: dt.datetime | None = None) -> int:
+    """Approve concluded tickets whose requester stayed silent for the account's N days.
+
+    Runs unscoped over every account (a platform job); each ticket goes through
+    ``apply`` so the history, SLA outcome and notifications are the same as a manual
+    approval, and a requester acting at the same moment simply wins the race.
+    """
+    from app.tenancy import UNSCOPED, account_scope
+
+    now = now or utcnow()
+    approved = 0
+    with account_scope(UNSCOPED):
+        accounts = db.session.execute(select(Account.id, Account.auto_approve_days)).all()
+    for account_id, days in accounts:
+        with account_scope(account_id):
+            due = db.session.scalars(
+                select(Ticket).where(Ticket.status == "concluded",
+                                     Ticket.concluded_at <= now - dt.timedelta(days=days))
+                .order_by(Ticket.id).limit(500)
+            ).all()
+            for ticket in due:
+                try:
+                    apply(ticket, "approve", None, system=True, now=now)
+                    approved += 1
+                except TransitionNotAllowed:
+                    continue
+    return approved
