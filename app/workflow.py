@@ -114,6 +114,16 @@ TRANSITIONS: dict[str, Transition] = {
                          needs="reason"),
 }
 ACTIONS = tuple(TRANSITIONS) + ("survey",)
+# History event types (ticket_event.type) and how pages name them.
+EVENT_TYPES = {"assume": "assumed", "start": "started", "conclude": "concluded",
+               "approve": "approved", "reject": "rejected", "cancel": "cancelled"}
+EVENT_LABELS = {
+    "opened": "Chamado aberto", "assumed": "Atendimento assumido",
+    "started": "Atendimento iniciado", "concluded": "Atendimento concluído",
+    "approved": "Encerramento aprovado", "rejected": "Encerramento reprovado",
+    "cancelled": "Chamado cancelado", "auto_approved": "Aprovado automaticamente",
+    "message": "Mensagem", "survey": "Pesquisa de satisfação respondida",
+}
 OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "concluded")
 
 
@@ -372,7 +382,7 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
         db.session.rollback()
         raise _lost_race(ticket.id, action)
     db.session.refresh(ticket)
-    _event(ticket, "auto_approved" if system else action, actor, from_status,
+    _event(ticket, "auto_approved" if system else EVENT_TYPES[action], actor, from_status,
            transition.target, note=text or (
                "Aprovado automaticamente por falta de resposta do solicitante." if system
                else None), when=now)
