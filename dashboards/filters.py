@@ -1,0 +1,160 @@
+"""What a Painel view is filtered by, and how untrusted input becomes those filters.
+
+One ``Filters`` value carries the period (inclusive dates in the account's time zone)
+and the dimension filters. The same parser serves the KPI API (query string) and the
+Dash callbacks (component values), so both refuse the same things with the same
+pt-BR messages: ids that are not integers, and ids that do not belong to the caller's
+account (an id of another account is answered exactly like an unknown one, so it never
+reveals that the row exists).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.models import PRIORITIES, Department, Member, Sector, Service
+from app.security import ValidationError
+
+MAX_PERIOD_DAYS = 3660
+DEFAULT_PERIOD_DAYS = 30
+PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
+STATUS_LABELS = {"open": "Aberto", "assumed": "Assumido", "in_progress": "Em atendimento",
+                 "concluded": "Concluído", "closed": "Encerrado", "cancelled": "Cancelado"}
+# field -> (model whose ids it holds, pt-BR label)
+ID_FIELDS = {
+    "department_id": (Department, "Departamento"),
+    "service_id": (Service, "Serviço"),
+    "sector_id": (Sector, "Setor"),
+    "attendant_id": (Member, "Atendente"),
+    "requester_id": (Member, "Solicitante"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    start: dt.date
+    end: dt.date
+    time_zone: str = "America/Sao_Paulo"
+    department_ids: tuple = ()
+    service_ids: tuple = ()
+    priorities: tuple = ()
+    sector_ids: tuple = ()
+    attendant_ids: tuple = ()
+    requester_ids: tuple = ()
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """UTC [start, end) of the period: local midnight of ``start`` up to local
+        midnight after ``end``, so both dates are whole days in the account's zone
+        (daylight-saving days included)."""
+        zone = ZoneInfo(self.time_zone)
+        low = dt.datetime.combine(self.start, dt.time(), zone)
+        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone)
+        return _utc_naive(low), _utc_naive(high)
+
+    def replace(self, **changes) -> "Filters":
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    """Columns hold UTC; SQLite compares them as naive strings, so binds are naive UTC."""
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def today_in(time_zone: str) -> dt.date:
+    return dt.datetime.now(ZoneInfo(time_zone)).date()
+
+
+def parse_date(value, field: str, label: str, default: dt.date) -> dt.date:
+    if value in (None, ""):
+        return default
+    if not isinstance(value, str) or len(value) > 10:
+        raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
+
+
+def parse_period(start, end, time_zone: str) -> tuple[dt.date, dt.date]:
+    today = today_in(time_zone)
+    end_date = parse_date(end, "end", "Data final", today)
+    start_date = parse_date(start, "start", "Data inicial",
+                            end_date - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+    if end_date < start_date:
+        raise ValidationError("end", "A data final deve ser igual ou posterior à inicial.")
+    if (end_date - start_date).days > MAX_PERIOD_DAYS:
+        raise ValidationError("end", "Período longo demais: no máximo 10 anos.")
+    return start_date, end_date
+
+
+def parse_ids(value, field: str) -> tuple[int, ...]:
+    """One id or a list of ids, as ints, strings of digits (query string) or None."""
+    label = ID_FIELDS[field][1]
+    if value in (None, "", []):
+        return ()
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if len(values) > 200:
+        raise ValidationError(field, f"{label}: valores demais.")
+    ids = []
+    for item in values:
+        if isinstance(item, str) and item.strip().isdigit() and len(item.strip()) < 10:
+            item = int(item.strip())
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 2**31:
+            raise ValidationError(field, f"{label} inválido.")
+        ids.append(item)
+    return tuple(sorted(set(ids)))
+
+
+def parse_priorities(value) -> tuple[str, ...]:
+    if value in (None, "", []):
+        return ()
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, str) and v in PRIORITIES for v in values):
+        raise ValidationError("priority", "Prioridade inválida: use low, medium, high ou urgent.")
+    return tuple(p for p in PRIORITIES if p in values)
+
+
+def check_ids_belong(session, account_id: int, field: str, ids: tuple[int, ...]) -> None:
+    """400 naming the field unless every id is a row of this account. The account is
+    bound explicitly (not left to the request's tenancy scope) so the check is right
+    in callbacks, CLI and tests alike."""
+    if not ids:
+        return
+    model = ID_FIELDS[field][0]
+    found = set(session.scalars(
+        select(model.id).where(model.id.in_(ids), model.account_id == account_id)
+    ))
+    if found != set(ids):
+        raise ValidationError(field, f"{ID_FIELDS[field][1]} inexistente.")
+
+
+def build_filters(session, account_id: int, time_zone: str, *, start=None, end=None,
+                  department_id=None, service_id=None, priority=None, sector_id=None,
+                  attendant_id=None, requester_id=None) -> Filters:
+    """Validate raw values (API query string or Dash component values) into Filters."""
+    start_date, end_date = parse_period(start, end, time_zone)
+    raw = {"department_id": department_id, "service_id": service_id,
+           "sector_id": sector_id, "attendant_id": attendant_id,
+           "requester_id": requester_id}
+    ids = {field: parse_ids(value, field) for field, value in raw.items()}
+    priorities = parse_priorities(priority)
+    for field, values in ids.items():
+        check_ids_belong(session, account_id, field, values)
+    return Filters(
+        start=start_date, end=end_date, time_zone=time_zone,
+        department_ids=ids["department_id"], service_ids=ids["service_id"],
+        priorities=priorities, sector_ids=ids["sector_id"],
+        attendant_ids=ids["attendant_id"], requester_ids=ids["requester_id"],
+    )

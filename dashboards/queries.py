@@ -1,0 +1,314 @@
+"""Every number of the Painel de Atendimentos, computed by the database.
+
+Pure functions ``(session, account_id, filters, ...) -> DataFrame``: the aggregation is
+a SQL GROUP BY (window functions for percentiles on SQLite), so pandas only ever holds
+the small answer, never the tickets (a peer helpdesk loops over 200k tickets in Python
+and takes 13 s; this takes a fraction of a second at a million). The same functions
+serve the Dash callbacks and ``GET /api/v1/painel/kpis``.
+
+The account is always bound explicitly in the WHERE clause: these are Core statements,
+which the ORM tenancy hook does not scope, and they must be right outside a request too.
+Results are identical on SQLite and PostgreSQL: timestamps are compared as bound naive
+UTC values (SQLite stores them as naive UTC strings) and durations are computed per
+dialect (``julianday`` vs ``EXTRACT(EPOCH ...)``), both in hours.
+
+Definitions (SPEC.md, "Painel de Atendimentos"); "dimension filters" are department,
+service, priority, sector, attendant (assignee) and requester:
+
+* backlog: tickets neither ``closed`` nor ``cancelled`` now, whatever the period;
+* opened in the period: ``opened_at`` in the period;
+* first response: mean ``started_at - opened_at`` over tickets first started in the period;
+* handling: mean final ``concluded_at - started_at`` over tickets closed in the period;
+* SLA met / breached: tickets closed in the period by ``sla_met``; breached also counts
+  unresolved tickets (the backlog) whose due time has passed;
+* groupings and reopenings: tickets opened in the period;
+* satisfaction: surveys filled in the period, by the ticket's department or sector.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
+
+from app.models import Department, Member, Sector, Service, Survey, Ticket
+from dashboards.filters import PRIORITY_LABELS, STATUS_LABELS, Filters, utc_now
+
+T = Ticket.__table__
+S = Survey.__table__
+USER = Member.__table__
+BACKLOG_STATUSES = ("open", "assumed", "in_progress", "concluded")
+AT_RISK_STATUSES = ("open", "assumed", "in_progress")
+MAX_PAGE_SIZE = 100
+NEWEST_FIRST = [("opened_at", True), ("id", True)]
+EXPORT_MAX_ROWS = 100_000
+
+# dimension -> (ticket column, names table or None, label of the NULL group)
+DIMENSIONS = {
+    "service": ("service_id", Service.__table__, None),
+    "priority": ("priority", None, None),
+    "department": ("department_id", Department.__table__, None),
+    "attendant": ("assignee_id", USER, "Sem atendente"),
+    "sector": ("sector_id", Sector.__table__, "Sem setor"),
+    "requester": ("requester_id", USER, None),
+}
+STEPS = (
+    ("open_assume", "Abertura → Assumido"),
+    ("assume_start", "Assumido → Início do atendimento"),
+    ("start_conclude", "Início → Conclusão"),
+    ("conclude_approve", "Conclusão → Aprovação"),
+)
+
+
+def hours_between(session, later, earlier):
+    """``later - earlier`` in hours, as a float, on either dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", later - earlier), Float) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def dimension_clauses(account_id: int, f: Filters) -> list:
+    clauses = [T.c.account_id == account_id]
+    for column, values in (("department_id", f.department_ids), ("service_id", f.service_ids),
+                           ("priority", f.priorities), ("sector_id", f.sector_ids),
+                           ("assignee_id", f.attendant_ids), ("requester_id", f.requester_ids)):
+        if values:
+            clauses.append(T.c[column].in_(values))
+    return clauses
+
+
+def _in_period(column, f: Filters) -> list:
+    low, high = f.bounds()
+    return [column >= low, column < high]
+
+
+def _frame(session, stmt) -> pd.DataFrame:
+    result = session.execute(stmt)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def summary(session, account_id: int, f: Filters, now: dt.datetime | None = None
+            ) -> pd.DataFrame:
+    """One row: the KPI cards. One round trip of scalar subqueries, each of which the
+    database answers from its own index (opened, started, closed, status+due)."""
+    now = now or utc_now()
+    base = dimension_clauses(account_id, f)
+    closed = base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f)
+    opened = base + _in_period(T.c.opened_at, f)
+
+    def scalar(expr, where):
+        return select(expr).select_from(T).where(*where).scalar_subquery()
+
+    stmt = select(
+        scalar(func.count(), base + [T.c.status.in_(BACKLOG_STATUSES)]).label("open_backlog"),
+        scalar(func.count(), opened).label("opened_in_period"),
+        scalar(func.avg(hours_between(session, T.c.started_at, T.c.opened_at)),
+               base + _in_period(T.c.started_at, f)).label("mean_first_response_hours"),
+        scalar(func.avg(hours_between(session, T.c.concluded_at, T.c.started_at)),
+               closed).label("mean_handling_hours"),
+        scalar(func.count(), closed + [T.c.sla_met.is_(False)]).label("sla_breached_closed"),
+        scalar(func.count(), base + [T.c.status.in_(BACKLOG_STATUSES),
+                                     T.c.sla_due_at < now]).label("sla_breached_open"),
+        scalar(func.count(), closed + [T.c.sla_met.is_(True)]).label("sla_met"),
+        scalar(func.count(), opened + [T.c.reopen_count > 0]).label("reopened_tickets"),
+        scalar(func.coalesce(func.sum(T.c.reopen_count), 0), opened).label("reopenings"),
+    )
+    frame = _frame(session, stmt)
+    frame["sla_breached"] = frame["sla_breached_closed"] + frame["sla_breached_open"]
+    judged = frame["sla_met"] + frame["sla_breached"]
+    frame["sla_met_pct"] = (100.0 * frame["sla_met"] / judged).where(judged > 0)
+    for column in ("mean_first_response_hours", "mean_handling_hours"):
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _name_expression(dimension: str, names):
+    if dimension in ("attendant", "requester"):
+        return names.c.first_name + literal(" ") + names.c.last_name
+    return names.c.name
+
+
+def _attach_names(session, account_id: int, dimension: str, grouped, value_columns,
+                  limit: int | None) -> pd.DataFrame:
+    """Join names onto a small grouped subquery (the group-by runs on ids only)."""
+    _, names, null_label = DIMENSIONS[dimension]
+    order = [grouped.c[value_columns[-1]].desc(), grouped.c.id.asc().nulls_last()]
+    if names is None:
+        stmt = select(grouped.c.id, *[grouped.c[c] for c in value_columns]).order_by(*order)
+    else:
+        joined = grouped.outerjoin(names, and_(names.c.id == grouped.c.id,
+                                               names.c.account_id == account_id))
+        stmt = (select(grouped.c.id, _name_expression(dimension, names).label("name"),
+                       *[grouped.c[c] for c in value_columns])
+                .select_from(joined).order_by(*order))
+    if limit:
+        stmt = stmt.limit(limit)
+    frame = _frame(session, stmt)
+    if names is None:  # priority: codes named in pt-BR, in the product's order
+        frame.insert(1, "name", frame["id"].map(PRIORITY_LABELS))
+    else:
+        frame["name"] = frame["name"].where(frame["id"].notna(), null_label)
+        frame["id"] = frame["id"].astype("Int64")
+    return frame
+
+
+def counts_by(session, account_id: int, f: Filters, dimension: str,
+              limit: int | None = None) -> pd.DataFrame:
+    """Tickets opened in the period per group: columns id, name, count (largest first)."""
+    column = T.c[DIMENSIONS[dimension][0]]
+    grouped = (select(column.label("id"), func.count().label("count"))
+               .where(*dimension_clauses(account_id, f), *_in_period(T.c.opened_at, f))
+               .group_by(column).subquery())
+    return _attach_names(session, account_id, dimension, grouped, ["count"], limit)
+
+
+def satisfaction_by(session, account_id: int, f: Filters, dimension: str) -> pd.DataFrame:
+    """Surveys filled in the period per department or sector of their ticket:
+    columns id, name, mean_score, surveys."""
+    column = T.c[DIMENSIONS[dimension][0]]
+    joined = S.join(T, and_(T.c.id == S.c.ticket_id, T.c.account_id == S.c.account_id))
+    grouped = (select(column.label("id"), func.avg(cast(S.c.score, Float)).label("mean_score"),
+                      func.count().label("surveys"))
+               .select_from(joined)
+               .where(S.c.account_id == account_id, *dimension_clauses(account_id, f),
+                      *_in_period(S.c.filled_at, f))
+               .group_by(column).subquery())
+    frame = _attach_names(session, account_id, dimension, grouped,
+                          ["mean_score", "surveys"], None)
+    frame["mean_score"] = frame["mean_score"].astype("float64")
+    return frame.sort_values(["surveys", "mean_score"], ascending=False, kind="stable",
+                             ignore_index=True)
+
+
+def _step_rows(session, account_id: int, f: Filters):
+    """One row per (step, duration in hours). Each step is measured over the tickets
+    whose step ended in the period; start -> conclude and conclude -> approval over the
+    tickets closed in the period, so the former's mean is the "Tempo médio de
+    atendimento" card (the final conclusion, after any rejections)."""
+    base = dimension_clauses(account_id, f)
+    closed = base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f)
+    parts = [
+        ("open_assume", T.c.assumed_at, T.c.opened_at, base + _in_period(T.c.assumed_at, f)),
+        ("assume_start", T.c.started_at, T.c.assumed_at, base + _in_period(T.c.started_at, f)),
+        ("start_conclude", T.c.concluded_at, T.c.started_at, closed),
+        ("conclude_approve", T.c.closed_at, T.c.concluded_at, closed),
+    ]
+    return union_all(*[
+        select(literal(code).label("step"), hours_between(session, later, earlier).label("x"))
+        .where(*where, later.is_not(None), earlier.is_not(None))
+        for code, later, earlier, where in parts
+    ]).subquery()
+
+
+def step_times(session, account_id: int, f: Filters) -> pd.DataFrame:
+    """Per step of the flow: tickets, mean, median and 90th percentile in hours.
+
+    PostgreSQL has ``percentile_cont``; SQLite gets the same linear interpolation from
+    ROW_NUMBER/COUNT windows (value at rank ``p * (n - 1)``), so both agree."""
+    rows = _step_rows(session, account_id, f)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(
+            rows.c.step, func.count().label("tickets"), func.avg(rows.c.x).label("mean"),
+            func.percentile_cont(0.5).within_group(rows.c.x).label("median"),
+            func.percentile_cont(0.9).within_group(rows.c.x).label("p90"),
+        ).group_by(rows.c.step)
+    else:
+        stmt = _sqlite_percentiles(rows)
+    found = _frame(session, stmt).set_index("step")
+    frame = pd.DataFrame({"step": [code for code, _ in STEPS],
+                          "label": [label for _, label in STEPS]})
+    for column in ("tickets", "mean", "median", "p90"):
+        frame[column] = frame["step"].map(found[column] if len(found) else {})
+    frame["tickets"] = frame["tickets"].fillna(0).astype("int64")
+    for column in ("mean", "median", "p90"):
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _sqlite_percentiles(rows):
+    ranked = select(
+        rows.c.step, rows.c.x,
+        (func.row_number().over(partition_by=rows.c.step, order_by=rows.c.x) - 1).label("rn"),
+        func.count().over(partition_by=rows.c.step).label("n"),
+    ).subquery()
+    columns = [ranked.c.step, func.count().label("tickets"), func.avg(ranked.c.x).label("mean")]
+    for name, p in (("median", 0.5), ("p90", 0.9)):
+        position = p * (ranked.c.n - 1)
+        low = cast(position, Integer)  # truncation of a non-negative rank: its floor
+        lower = func.max(case((ranked.c.rn == low, ranked.c.x)))
+        upper = func.max(case((ranked.c.rn == low + 1, ranked.c.x)))
+        fraction = func.max(position - low)
+        columns.append((lower + fraction * func.coalesce(upper - lower, 0.0)).label(name))
+    return select(*columns).group_by(ranked.c.step)
+
+
+def tickets_at_risk(session, account_id: int, f: Filters, hours: int = 8,
+                    now: dt.datetime | None = None, limit: int = 50
+                    ) -> tuple[pd.DataFrame, int]:
+    """Unresolved tickets (not yet concluded) whose SLA falls due within the next
+    ``hours``: soonest first, at most ``limit`` rows, plus how many there are."""
+    now = now or utc_now()
+    where = dimension_clauses(account_id, f) + [
+        T.c.status.in_(AT_RISK_STATUSES), T.c.sla_due_at >= now,
+        T.c.sla_due_at < now + dt.timedelta(hours=hours)]
+    total = session.scalar(select(func.count()).select_from(T).where(*where))
+    frame = _ticket_rows(session, account_id, where, [("sla_due_at", False), ("id", False)],
+                         limit, 0)
+    frame["hours_left"] = (frame["sla_due_at"] - pd.Timestamp(now)).dt.total_seconds() / 3600
+    return frame, int(total)
+
+
+def ticket_page(session, account_id: int, f: Filters, page: int = 0, page_size: int = 20
+                ) -> tuple[pd.DataFrame, int]:
+    """The drill-down: tickets opened in the period, newest first, one bounded page."""
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    where = dimension_clauses(account_id, f) + _in_period(T.c.opened_at, f)
+    total = session.scalar(select(func.count()).select_from(T).where(*where))
+    frame = _ticket_rows(session, account_id, where, NEWEST_FIRST,
+                         page_size, max(0, int(page)) * page_size)
+    return frame, int(total)
+
+
+def ticket_export(session, account_id: int, f: Filters, limit: int = EXPORT_MAX_ROWS
+                  ) -> pd.DataFrame:
+    where = dimension_clauses(account_id, f) + _in_period(T.c.opened_at, f)
+    return _ticket_rows(session, account_id, where, NEWEST_FIRST,
+                        limit, 0)
+
+
+def _ticket_rows(session, account_id: int, where, order, limit: int, offset: int
+                 ) -> pd.DataFrame:
+    """Ticket rows with their names; the page is cut first, names joined after.
+    ``order`` is a list of (column name, descending)."""
+
+    def ordering(table):
+        return [table.c[name].desc() if desc else table.c[name].asc() for name, desc in order]
+
+    page = (select(T).where(*where).order_by(*ordering(T)).limit(limit).offset(offset)
+            ).subquery()
+    service, department, sector = Service.__table__, Department.__table__, Sector.__table__
+    requester, assignee = USER.alias("requester"), USER.alias("assignee")
+
+    def on(table, column):
+        return and_(table.c.id == page.c[column], table.c.account_id == account_id)
+
+    joined = (page.join(service, on(service, "service_id"))
+              .join(department, on(department, "department_id"))
+              .outerjoin(sector, on(sector, "sector_id"))
+              .outerjoin(requester, on(requester, "requester_id"))
+              .outerjoin(assignee, on(assignee, "assignee_id")))
+    stmt = select(
+        page.c.id, page.c.opened_at, page.c.status, page.c.priority,
+        department.c.name.label("department"), service.c.name.label("service"),
+        sector.c.name.label("sector"),
+        (requester.c.first_name + literal(" ") + requester.c.last_name).label("requester"),
+        (assignee.c.first_name + literal(" ") + assignee.c.last_name).label("attendant"),
+        page.c.sla_due_at, page.c.sla_met, page.c.closed_at, page.c.reopen_count,
+    ).select_from(joined).order_by(*ordering(page))
+    frame = _frame(session, stmt)
+    for column in ("opened_at", "sla_due_at", "closed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
+    frame["status_label"] = frame["status"].map(STATUS_LABELS)
+    frame["priority_label"] = frame["priority"].map(PRIORITY_LABELS)
+    return frame
+
