@@ -350,9 +350,7 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
     elif note is not None and not system:
         text = _text(note, "note", "A observação", MAX_NOTE, required=False)
     if ticket.status not in transition.sources:
-        raise TransitionNotAllowed(
-            f"Não é possível {ACTION_LABELS[action].lower()}: o chamado está "
-            f"{STATUS_LABELS[ticket.status].lower()}.")
+        raise _state_error(ticket, action)
     if transition.assignee_only and ticket.assignee_id != actor.id:
         raise Forbidden("Apenas o atendente responsável pelo chamado pode fazer isso.")
 
@@ -392,16 +390,19 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
     return ticket
 
 
+def _state_error(ticket: Ticket, action: str) -> TransitionNotAllowed:
+    if action == "assume" and ticket.assignee is not None:
+        return TransitionNotAllowed(f"Chamado já assumido por {ticket.assignee.full_name}.")
+    return TransitionNotAllowed(
+        f"Não é possível {ACTION_LABELS[action].lower()}: o chamado está "
+        f"{STATUS_LABELS[ticket.status].lower()}.")
+
+
 def _lost_race(ticket_id: int, action: str) -> TransitionNotAllowed:
     current = db.session.get(Ticket, ticket_id, populate_existing=True)
     if current is None:
         return TransitionNotAllowed("O chamado mudou enquanto você agia. Atualize a página.")
-    if action == "assume" and current.assignee is not None:
-        return TransitionNotAllowed(
-            f"Chamado já assumido por {current.assignee.full_name}.")
-    return TransitionNotAllowed(
-        f"O chamado mudou para {STATUS_LABELS[current.status].lower()} enquanto você agia. "
-        "Atualize a página.")
+    return _state_error(current, action)
 
 
 def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
