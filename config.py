@@ -76,6 +76,21 @@ def build_fab_roles() -> dict:
     manager = (
         _api("DepartmentApi") + _api("ServiceApi") + _api("SectorApi") + _api("MemberApi")
     )
+    # Ticket screens (app/views/tickets.py, requester.py, attendant.py). Who may act on
+    # which ticket is decided by app.workflow; these only open the screens.
+    ticket_page = [["TicketView", "can_show"], ["TicketView", "can_download"]]
+    ticket_work = ticket_page + [["TicketView", "can_act"], ["TicketView", "can_message"]]
+    requester += ticket_work + [
+        ["RequesterView", "can_open"], ["RequesterView", "can_list"],
+        ["Área do Cliente", "menu_access"], ["Abrir chamado", "menu_access"],
+        ["Meus chamados", "menu_access"]]
+    attendant += ticket_work + [
+        ["AttendantView", "can_queue"], ["AttendantView", "can_list"],
+        ["Área do Atendente", "menu_access"], ["Fila", "menu_access"],
+        ["Meus atendimentos", "menu_access"]]
+    all_tickets = ticket_page + [["TicketView", "can_list"], ["Chamados", "menu_access"]]
+    manager += all_tickets
+    admin += all_tickets
     common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {

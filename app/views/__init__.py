@@ -7,6 +7,8 @@ def register(appbuilder) -> None:
     from app.views.admin import DepartmentView, MemberView, SectorView, ServiceView
     from app.views.context import install_context
 
+    register_ticket_views(appbuilder)
+
     appbuilder.add_view(SectorView, "Setores", label=_l("Setores"), icon="fa-sitemap",
                         category="Estrutura", category_label=_l("Estrutura"),
                         category_icon="fa-building")
@@ -21,3 +23,23 @@ def register(appbuilder) -> None:
                         category_icon="fa-cog")
     appbuilder.add_view_no_menu(SignupView)
     install_context(appbuilder)
+
+
+def register_ticket_views(appbuilder) -> None:
+    """Área do Cliente, Área do Atendente and the read-only list of every ticket."""
+    from app.views.attendant import AttendantView
+    from app.views.requester import RequesterView
+    from app.views.tickets import TicketView
+
+    appbuilder.add_view(RequesterView, "Abrir chamado", label=_l("Abrir chamado"),
+                        icon="fa-plus-circle", category="Área do Cliente",
+                        category_label=_l("Área do Cliente"), category_icon="fa-user")
+    appbuilder.add_link("Meus chamados", href="RequesterView.mine", label=_l("Meus chamados"),
+                        icon="fa-list", category="Área do Cliente")
+    appbuilder.add_view(AttendantView, "Fila", label=_l("Fila de atendimento"),
+                        icon="fa-inbox", category="Área do Atendente",
+                        category_label=_l("Área do Atendente"), category_icon="fa-headphones")
+    appbuilder.add_link("Meus atendimentos", href="AttendantView.mine",
+                        label=_l("Meus atendimentos"), icon="fa-tasks",
+                        category="Área do Atendente")
+    appbuilder.add_view(TicketView, "Chamados", label=_l("Chamados"), icon="fa-ticket")

@@ -1,0 +1,64 @@
+"""Área do Atendente: the queue of my departments and the tickets I am handling.
+
+The queue lists the active tickets of the departments the attendant serves: unassigned
+first, then the most urgent, then the oldest; the SLA due time is on every row with a
+yellow or red badge when near or past it. Names come in by joins and counters are
+capped (``app.views.tickets.list_page``), so the page costs the same few queries on
+ten tickets or a million.
+"""
+from __future__ import annotations
+
+from flask import g
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from sqlalchemy import select
+
+from app.models import Ticket, department_attendant
+from app.views.tickets import Tab, list_page, priority_rank
+
+QUEUE_TABS = [
+    Tab("ativos", "Todos ativos", ("open", "assumed", "in_progress", "concluded")),
+    Tab("nao-atribuidos", "Aguardando atendente", ("open",)),
+    Tab("andamento", "Em atendimento", ("assumed", "in_progress")),
+    Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
+]
+MINE_TABS = [
+    Tab("ativos", "Em andamento", ("assumed", "in_progress")),
+    Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
+    Tab("encerrados", "Encerrados", ("closed",)),
+    Tab("cancelados", "Cancelados", ("cancelled",)),
+    Tab("todos", "Todos", None),
+]
+
+
+class AttendantView(BaseView):
+    route_base = "/atendente"
+    default_view = "queue"
+
+    @expose("/fila")
+    @has_access
+    @permission_name("queue")
+    def queue(self):
+        mine = select(department_attendant.c.department_id).where(
+            department_attendant.c.user_id == g.user.id)
+        base = select(Ticket).where(Ticket.department_id.in_(mine))
+        order = (Ticket.assignee_id.is_not(None), priority_rank().desc(),
+                 Ticket.opened_at.asc(), Ticket.id.asc())
+        return self.render_template("tickets/list.html", **list_page(
+            base, QUEUE_TABS, order, endpoint="AttendantView.queue", title="Fila de atendimento",
+            subtitle="Chamados dos departamentos que você atende: sem atendente primeiro, "
+                     "depois os mais urgentes e os mais antigos.",
+            columns=("requester", "assignee", "sla", "department"),
+            empty="Nenhum chamado nesta situação. Bom trabalho!"))
+
+    @expose("/meus")
+    @has_access
+    @permission_name("list")
+    def mine(self):
+        base = select(Ticket).where(Ticket.assignee_id == g.user.id)
+        order = (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
+        return self.render_template("tickets/list.html", **list_page(
+            base, MINE_TABS, order, endpoint="AttendantView.mine", title="Meus atendimentos",
+            subtitle="Chamados que você assumiu, dos mais urgentes aos de prazo mais curto.",
+            columns=("requester", "sla", "department"),
+            empty="Nenhum chamado seu nesta situação."))
