@@ -67,6 +67,9 @@ def build_fab_roles() -> dict:
         + _api("DepartmentApi", write=True)
         + _api("ServiceApi", write=True)
         + [["AccountApi", "can_get"], ["AccountApi", "can_renew"], ["AccountApi", "can_put"]]
+        + [["NotificationsView", "can_show"], ["NotificationsView", "can_edit"],
+           ["NotificationsView", "can_resend"], ["NotificationSettingsApi", "can_get"],
+           ["NotificationSettingsApi", "can_put"], ["Notificações", "menu_access"]]
         + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
            ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
@@ -159,6 +162,7 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Gestor Serviço <nao-responda@gestor.local>")
     MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))  # 5xx: then "failed"
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8080")
 
     # Product rules

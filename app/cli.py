@@ -11,6 +11,9 @@ def register(app) -> None:
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(jobs)
+    from app.mailer import register_cli as register_mail_cli
+
+    register_mail_cli(app)
 
 
 @click.command("setup")

@@ -1,12 +1,311 @@
 """E-mail notifications: event -> recipients -> templates -> outbox -> Flask-Mail.
 
 ``enqueue`` is called by app.workflow inside the action's transaction (before its single
-commit), so a mail is written if and only if the action happened.
+commit), so a mail is written if and only if the action happened; nothing here talks to
+SMTP. ``app.mailer`` drains the outbox from a worker (``flask send-mail`` or the jobs
+loop of ``make run``).
+
+Who receives an event is the account's ``NotificationSetting`` row: requester, assignee,
+the department's attendants, managers (members with the Gestor profile). The list is
+deduplicated, holds only active members of the ticket's own account that have an
+e-mail, and never the actor of the action, except the requester's receipt of a ticket
+they opened themselves.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import re
+import uuid
 
-def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list:
-    """Write the outbox rows of ``event`` for ``ticket`` (filled in by the notifications
-    work; until then no mail is produced)."""
-    return []
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.security import ValidationError
+from app.models import (
+    EVENTS,
+    RECIPIENTS,
+    Department,
+    Member,
+    NotificationSetting,
+    OutboxMail,
+    Service,
+    Survey,
+    TicketEvent,
+    department_attendant,
+    utcnow,
+)
+
+EVENT_LABELS = {
+    "ticket_opened": "Chamado aberto",
+    "ticket_assumed": "Chamado assumido",
+    "ticket_started": "Atendimento iniciado",
+    "requester_message": "Nova mensagem do solicitante",
+    "attendant_message": "Nova mensagem do atendente",
+    "ticket_concluded": "Atendimento concluído",
+    "conclusion_reviewed": "Conclusão avaliada",
+    "survey_filled": "Pesquisa de satisfação respondida",
+}
+RECIPIENT_LABELS = {
+    "requester": "Solicitante",
+    "assignee": "Atendente responsável",
+    "department_attendants": "Atendentes do departamento",
+    "managers": "Gestores",
+}
+SUBJECT_MAX = 255
+SUMMARY_MAX = 60
+# Anything that could end or fold a header line, plus the other control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_muted",
+                                                              default=False)
+
+
+@contextlib.contextmanager
+def muted():
+    """Write no mail inside this block: generated demo and benchmark data never mails
+    anybody, even when it is driven through app.workflow."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+def one_line(value, max_len: int | None = None) -> str:
+    """User text made safe for a header: control characters (CR, LF, tab, NUL, the
+    Unicode line separators) become single spaces, so no header can be added."""
+    text = " ".join(_CONTROL.sub(" ", str(value or "")).split())
+    if max_len is not None and len(text) > max_len:
+        text = text[: max_len - 1].rstrip() + "…"
+    return text
+
+
+def setting_for(account_id: int, event: str) -> NotificationSetting | None:
+    return db.session.scalar(
+        select(NotificationSetting).where(NotificationSetting.account_id == account_id,
+                                          NotificationSetting.event == event))
+
+
+def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[str, Member]]:
+    """(role, member) pairs in a stable order, each member once (its first role wins)."""
+    account_id = ticket.account_id
+    wanted: list[tuple[str, int]] = []
+    if setting.to_requester:
+        wanted.append(("requester", ticket.requester_id))
+    if setting.to_assignee and ticket.assignee_id:
+        wanted.append(("assignee", ticket.assignee_id))
+    if setting.to_department_attendants:
+        ids = db.session.scalars(
+            select(department_attendant.c.user_id)
+            .join(Department, Department.id == department_attendant.c.department_id)
+            .where(department_attendant.c.department_id == ticket.department_id,
+                   Department.account_id == account_id)
+            .order_by(department_attendant.c.user_id)).all()
+        wanted += [("department_attendants", i) for i in ids]
+    if setting.to_managers:
+        from flask_appbuilder.security.sqla.models import Role
+
+        from config import PROFILE_ROLES
+
+        ids = db.session.scalars(
+            select(Member.id).where(Member.account_id == account_id,
+                                    Member.roles.any(Role.name == PROFILE_ROLES["manager"]))
+            .order_by(Member.id)).all()
+        wanted += [("managers", i) for i in ids]
+    if not wanted:
+        return []
+    members = {m.id: m for m in db.session.scalars(
+        select(Member).where(Member.id.in_({i for _, i in wanted}),
+                             Member.account_id == account_id))}
+    actor_id = actor.id if actor is not None else None
+    result, seen = [], set()
+    for role, user_id in wanted:
+        member = members.get(user_id)
+        if member is None or user_id in seen:
+            continue
+        if not member.active or not (member.email or "").strip():
+            continue
+        if member.account_id != account_id:  # never anyone of another account
+            continue
+        receipt = setting.event == "ticket_opened" and user_id == ticket.requester_id
+        if user_id == actor_id and not receipt:
+            continue
+        seen.add(user_id)
+        result.append((role, member))
+    return result
+
+
+def _just_written_events(ticket) -> list:
+    """The history event(s) this action added and has not flushed yet (read before any
+    query here autoflushes them)."""
+    return [obj for obj in db.session.new
+            if isinstance(obj, TicketEvent) and obj.ticket_id == ticket.id]
+
+
+def _history_ref(events: list) -> str:
+    """The id of the history event this action wrote: it makes the idempotency key
+    unique per action (a second message gets a new key) and stable for a retry."""
+    if events:
+        db.session.flush()
+        return str(max(obj.id for obj in events))
+    return "u" + uuid.uuid4().hex[:16]
+
+
+def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[OutboxMail]:
+    """Write one outbox row per recipient of ``event`` on ``ticket``; returns them."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification event {event!r}")
+    if _muted.get():
+        return []
+    events = _just_written_events(ticket)
+    setting = setting_for(ticket.account_id, event)
+    if setting is None or not setting.enabled:
+        return []
+    recipients = recipients_for(setting, ticket, actor)
+    if not recipients:
+        return []
+    ref = _history_ref(events)
+    context = _context(event, ticket, actor, text)
+    now = utcnow()
+    rows = []
+    for role, member in recipients:
+        subject, body_text, body_html = render(event, context, role, member)
+        row = OutboxMail(
+            account_id=ticket.account_id, ticket_id=ticket.id, event=event,
+            recipient_id=member.id, recipient_email=one_line(member.email, 320),
+            subject=subject, body_text=body_text, body_html=body_html,
+            idempotency_key=f"{event}:{ticket.id}:{ref}:{member.id}"[:120],
+            status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        )
+        db.session.add(row)
+        rows.append(row)
+    return rows
+
+
+# --- settings (the API and the admin screen share these) ---------------------------
+
+
+def settings_by_event(account_id: int, create: bool = False) -> dict[str, NotificationSetting]:
+    """The account's rows per event; missing ones (an account older than a new event)
+    are the defaults, added to the session when ``create``."""
+    from app.accounts import default_notification_setting
+
+    rows = {s.event: s for s in db.session.scalars(
+        select(NotificationSetting).where(NotificationSetting.account_id == account_id))}
+    for event in EVENTS:
+        if event not in rows:
+            rows[event] = default_notification_setting(account_id, event)
+            if create:
+                db.session.add(rows[event])
+    return rows
+
+
+def serialize_settings(rows: dict[str, NotificationSetting]) -> list[dict]:
+    return [{"event": e, "enabled": bool(rows[e].enabled), "recipients": rows[e].recipients()}
+            for e in EVENTS]
+
+
+def parse_settings(body) -> dict[str, dict]:
+    """Validated changes per event: ``{"enabled": bool?, "recipients": set?}``."""
+    if not isinstance(body, dict) or not isinstance(body.get("settings"), list):
+        raise ValidationError("settings", "Envie {\"settings\": [...]} com uma entrada por "
+                                          "evento.")
+    changes: dict[str, dict] = {}
+    for index, entry in enumerate(body["settings"]):
+        if not isinstance(entry, dict):
+            raise ValidationError("settings", f"Entrada {index} inválida: envie um objeto.")
+        event = entry.get("event")
+        if not isinstance(event, str) or event not in EVENTS:
+            raise ValidationError("event", f"Evento inválido na entrada {index}: use "
+                                           + ", ".join(EVENTS) + ".")
+        if event in changes:
+            raise ValidationError("event", f"Evento {event} repetido.")
+        change = {}
+        if "enabled" in entry:
+            if not isinstance(entry["enabled"], bool):
+                raise ValidationError("enabled", f"{event}: enabled deve ser true ou false.")
+            change["enabled"] = entry["enabled"]
+        if "recipients" in entry:
+            recipients = entry["recipients"]
+            if not isinstance(recipients, list) or not all(
+                    isinstance(r, str) and r in RECIPIENTS for r in recipients):
+                raise ValidationError("recipients", f"{event}: destinatários inválidos; use "
+                                                    + ", ".join(RECIPIENTS) + ".")
+            change["recipients"] = set(recipients)
+        changes[event] = change
+    return changes
+
+
+def apply_settings(account_id: int, changes: dict[str, dict]) -> dict[str, NotificationSetting]:
+    rows = settings_by_event(account_id, create=True)
+    for event, change in changes.items():
+        row = rows[event]
+        if "enabled" in change:
+            row.enabled = change["enabled"]
+        if "recipients" in change:
+            for recipient in RECIPIENTS:
+                setattr(row, f"to_{recipient}", recipient in change["recipients"])
+    db.session.commit()
+    return rows
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def _context(event: str, ticket, actor, text: str | None) -> dict:
+    from app.workflow import PRIORITY_LABELS, STATUS_LABELS
+
+    service = db.session.get(Service, ticket.service_id)
+    department = db.session.get(Department, ticket.department_id)
+    base_url = current_app.config.get("BASE_URL", "").rstrip("/")
+    context = {
+        "event": event,
+        "event_label": EVENT_LABELS[event],
+        "ticket_id": ticket.id,
+        "service": service.name if service else "",
+        "department": department.name if department else "",
+        "status": ticket.status,
+        "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
+        "priority_label": PRIORITY_LABELS.get(ticket.priority, ticket.priority),
+        "description": ticket.description,
+        "actor_name": actor.full_name if actor is not None else "Sistema",
+        "automatic": actor is None,
+        "text": text or "",
+        "link": f"{base_url}/chamados/{ticket.id}",
+        "approved": ticket.status == "closed",
+        "score": None,
+    }
+    if event == "conclusion_reviewed":
+        context["event_label"] = ("Conclusão aprovada" if context["approved"]
+                                  else "Conclusão reprovada")
+    if event == "survey_filled":
+        survey = db.session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
+        context["score"] = survey.score if survey else None
+    return context
+
+
+def render(event: str, context: dict, role: str, member: Member) -> tuple[str, str, str]:
+    """Subject (one line, always with ``#<ticket id>``), text and HTML bodies.
+
+    Templates are rendered straight from the Jinja environment (no request, no context
+    processors); Flask autoescapes the ``.html`` ones, the ``.txt`` ones stay plain.
+    """
+    summary = one_line(context["description"], SUMMARY_MAX)
+    label = context["event_label"]
+    if event == "ticket_opened" and role == "requester":
+        label = "Recebemos seu chamado"
+    subject = one_line(f"[Chamado #{context['ticket_id']}] {label} - "
+                       f"{one_line(context['service'])}: {summary}", SUBJECT_MAX)
+    values = {**context, "subject": subject, "recipient_role": role,
+              "recipient_name": member.full_name or member.username}
+    env = current_app.jinja_env
+    body_text = env.get_template(f"email/{event}.txt").render(**values)
+    body_html = env.get_template(f"email/{event}.html").render(**values)
+    return subject, body_text, body_html
+
+
+# The sender and its periodic job live in app.mailer; importing it here is how the jobs
+# loop (which imports this module) finds the job.
+from app import mailer  # noqa: E402,F401

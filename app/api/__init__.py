@@ -9,3 +9,6 @@ def register(appbuilder) -> None:
     for api in (SignupApi, AccountApi, SectorApi, DepartmentApi, ServiceApi, MemberApi,
                 TicketApi, AttachmentApi):
         appbuilder.add_api(api)
+    from app.api.notifications import NotificationSettingsApi
+
+    appbuilder.add_api(NotificationSettingsApi)

@@ -21,6 +21,10 @@ def register(appbuilder) -> None:
     appbuilder.add_view(AccountView, "Minha conta", label=_l("Minha conta"),
                         icon="fa-id-card", category="Conta", category_label=_l("Conta"),
                         category_icon="fa-cog")
+    from app.views.notifications import NotificationsView
+
+    appbuilder.add_view(NotificationsView, "Notificações", label=_l("Notificações"),
+                        icon="fa-envelope", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     install_context(appbuilder)
 
