@@ -117,3 +117,25 @@ def test_anonymous_request_sees_no_account_rows(app, world):
         app.preprocess_request()
         assert db.session.scalars(select(Department)).all() == []
         db.session.remove()
+
+
+def test_orm_bulk_update_and_delete_stay_inside_the_account(app, world, other_world):
+    from sqlalchemy import delete, update
+
+    from app.extensions import db
+    from app.tenancy import UNSCOPED, account_scope
+
+    with app.app_context():
+        with account_scope(world.account_id):
+            db.session.execute(update(Sector).values(name=Sector.name + " (editado)"))
+            db.session.execute(delete(Department).where(Department.name == "RH"))
+            db.session.commit()
+        with account_scope(UNSCOPED):
+            rows = db.session.execute(select(Sector.account_id, Sector.name)).all()
+            departments = db.session.execute(select(Department.account_id,
+                                                    Department.name)).all()
+        db.session.remove()
+    for account_id, name in rows:
+        assert name.endswith("(editado)") == (account_id == world.account_id)
+    assert (other_world.account_id, "RH") in departments
+    assert (world.account_id, "RH") not in departments
