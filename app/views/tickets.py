@@ -48,6 +48,7 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
     "cancelled": "fa-ban", "message": "fa-comment", "survey": "fa-star",
     "auto_approved": "fa-clock-o",
 }
+SHORT_STATUS = {**workflow.STATUS_LABELS, "concluded": "Concluído"}
 PRIORITY_RANK = {"urgent": 4, "high": 3, "medium": 2, "low": 1}
 
 
@@ -110,6 +111,7 @@ def template_helpers(account: Account | None) -> dict:
         "when": time_formatter(account),
         "sla": lambda ticket: SLA_BADGES[sla_state(ticket, now)] + (sla_state(ticket, now),),
         "status_labels": workflow.STATUS_LABELS,
+        "short_status": SHORT_STATUS,
         "priority_labels": workflow.PRIORITY_LABELS,
         "action_labels": workflow.ACTION_LABELS,
         "account": account,
