@@ -519,3 +519,88 @@ def test_user_text_is_escaped_everywhere(app, web, world):
     assert "&lt;img src=x&gt;" in text or "_img src=x_" in text
     text = html(web("alfa_attendant").get("/atendente/fila"))
     assert "<script>alert" not in text and "&lt;script&gt;" in text
+
+
+# --- CSRF (the real app enforces it; the test app switches it off elsewhere) -------
+
+
+@pytest.fixture
+def csrf_on(app):
+    """Call after logging in (the test login posts without a token)."""
+    def enable():
+        app.config["WTF_CSRF_ENABLED"] = True
+    yield enable
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_every_state_change_needs_the_csrf_token(app, web, world, csrf_on):
+    ticket_id = make_ticket(app, world, "concluded")
+    closed = make_ticket(app, world, "closed")
+    client = web("alfa_requester")
+    csrf_on()
+    before = load_ticket(app, world, ticket_id)
+    posts = [(f"/chamados/{ticket_id}/acao/approve", {}),
+             (f"/chamados/{ticket_id}/acao/reject", {"note": "não"}),
+             (f"/chamados/{ticket_id}/mensagens", {"body": "oi"}),
+             (f"/chamados/{closed}/pesquisa", {"score": "5"}),
+             ("/cliente/abrir", form(world))]
+    for url, data in posts:
+        assert client.post(url, data=data).status_code == 400, url
+        assert client.post(url, data={**data, "csrf_token": "forjado"}).status_code == 400
+    assert load_ticket(app, world, ticket_id) == before
+    assert count(app, Ticket) == 2 and count(app, Survey) == 0
+    assert count(app, TicketMessage) == 0
+    page = html(client.get(f"/chamados/{ticket_id}"))
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', page))
+    assert len(tokens) == 1 and 'id="form-approve"' in page
+    response = client.post(f"/chamados/{ticket_id}/acao/approve",
+                           data={"csrf_token": tokens.pop()})
+    assert response.status_code == 302
+    assert load_ticket(app, world, ticket_id)["status"] == "closed"
+
+
+def test_open_form_posts_with_its_token(app, web, world, csrf_on):
+    client = web("alfa_requester")
+    csrf_on()
+    page = html(client.get("/cliente/abrir"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/cliente/abrir", data={**form(world), "csrf_token": token})
+    assert response.status_code == 302 and count(app, Ticket) == 1
+
+
+def test_mass_assignment_fields_in_forms_are_ignored(app, web, world):
+    """Only the workflow writes status, assignee, requester, account or timestamps."""
+    data = form(world, status="closed", assignee_id=str(world.users["attendant"]),
+                requester_id=str(world.users["requester2"]), account_id="999",
+                sla_due_at="2000-01-01T00:00:00Z")
+    response = web("alfa_requester").post("/cliente/abrir", data=data)
+    ticket = load_ticket(app, world, int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert ticket["status"] == "open" and ticket["assignee_id"] is None
+    assert ticket["requester_id"] == world.users["requester"]
+    assert ticket["account_id"] == world.account_id
+    assert ticket["sla_due_at"].year > 2020
+
+
+def test_my_attendances_lists_finished_work_latest_first(app, web, world):
+    first = make_ticket(app, world, "closed")
+    second = make_ticket(app, world, "closed")
+    text = html(web("alfa_attendant").get("/atendente/meus?aba=encerrados"))
+    assert [int(x) for x in re.findall(r'data-ticket="(\d+)"', text)] == [second, first]
+
+
+def test_menus_follow_the_profiles(web, world):
+    menus = {
+        "alfa_requester": ({"Área do Cliente", "Abrir chamado", "Meus chamados"},
+                           {"Área do Atendente", "Chamados"}),
+        "alfa_attendant": ({"Área do Atendente", "Fila de atendimento", "Meus atendimentos"},
+                           {"Área do Cliente", "Chamados"}),
+        "alfa_manager": ({"Chamados"}, {"Área do Cliente", "Área do Atendente"}),
+    }
+    for username, (present, absent) in menus.items():
+        page = html(web(username).get("/"))
+        navbar = page[page.index('<ul class="nav navbar-nav">'):
+                      page.index('<ul class="nav navbar-nav navbar-right">')]
+        labels = {re.sub(r"\s+", " ", x).strip() for x in re.findall(
+            r"</i>(?:&nbsp;)?([^<]+)(?:<b|</a>)", navbar)}
+        assert present <= labels, (username, labels)
+        assert not absent & labels, (username, labels)

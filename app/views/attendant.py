@@ -56,9 +56,14 @@ class AttendantView(BaseView):
     @permission_name("list")
     def mine(self):
         base = select(Ticket).where(Ticket.assignee_id == g.user.id)
-        order = (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
+
+        def order(tab):
+            if tab.key in ("ativos", "aprovacao"):   # work to do: most urgent first
+                return (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
+            return (Ticket.updated_at.desc(), Ticket.id.desc())   # history: latest first
         return self.render_template("tickets/list.html", **list_page(
             base, MINE_TABS, order, endpoint="AttendantView.mine", title="Meus atendimentos",
-            subtitle="Chamados que você assumiu, dos mais urgentes aos de prazo mais curto.",
+            subtitle="Chamados que você assumiu: os em andamento dos mais urgentes aos de "
+                     "prazo mais curto.",
             columns=("requester", "sla", "department"),
             empty="Nenhum chamado seu nesta situação."))

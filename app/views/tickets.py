@@ -142,7 +142,8 @@ def capped_count(stmt) -> int:
 def list_page(base, tabs: list[Tab], order_by, *, endpoint: str, title: str,
               subtitle: str, columns: tuple[str, ...], empty: str, extra=None) -> dict:
     """Everything a list page needs: the chosen tab, capped counts per tab, one page of
-    tickets with their names loaded by joins (constant query count), and paging."""
+    tickets with their names loaded by joins (constant query count), and paging.
+    ``order_by`` is a tuple of columns, or a function of the chosen tab returning one."""
     chosen = request.args.get("aba")
     tab = next((t for t in tabs if t.key == chosen), tabs[0])
     counts = {}
@@ -150,6 +151,8 @@ def list_page(base, tabs: list[Tab], order_by, *, endpoint: str, title: str,
         stmt = base if t.statuses is None else base.where(Ticket.status.in_(t.statuses))
         counts[t.key] = capped_count(stmt)
     stmt = base if tab.statuses is None else base.where(Ticket.status.in_(tab.statuses))
+    if callable(order_by):
+        order_by = order_by(tab)
     page = int_arg("pagina")
     rows = db.session.scalars(
         stmt.options(joinedload(Ticket.requester), joinedload(Ticket.assignee),
