@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
             if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
                 csrf.exempt(blueprint)
 
+    _guard_unknown_fab_actions(app)
     _register_platform_routes(app)
     _register_error_handlers(app)
     _register_security_headers(app)
@@ -81,6 +82,24 @@ def _project_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent
+
+
+def _guard_unknown_fab_actions(app: Flask) -> None:
+    """FAB's ModelView answers /<view>/action/<unknown name>/<pk> (and action_post) with a
+    500 before checking anything; an unknown action is simply not found."""
+    from flask import abort
+
+    @app.before_request
+    def unknown_action():
+        endpoint = request.endpoint or ""
+        if not endpoint.endswith((".action", ".action_post")):
+            return None
+        view = getattr(app.view_functions.get(endpoint), "__self__", None)
+        name = (request.view_args or {}).get("name") if endpoint.endswith(".action") \
+            else request.form.get("action")
+        if view is None or name not in getattr(view, "actions", {}):
+            abort(404)
+        return None
 
 
 def _register_platform_routes(app: Flask) -> None:
