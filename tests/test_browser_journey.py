@@ -147,6 +147,9 @@ def test_ticket_journey_between_requester_and_attendant(page_for, world, app, ba
     manager.wait_for_selector("#read-only-note")
     assert manager.locator("form[action*='/acao/']").count() == 0
     shot(manager, 17, "gestor-somente-leitura")
+    manager.goto("/chamados/999999")
+    manager.wait_for_selector("text=Chamado não encontrado")
+    shot(manager, 19, "nao-encontrado")
 
     with app.app_context(), account_scope(world.account_id):
         ticket = db.session.get(Ticket, ticket_id)

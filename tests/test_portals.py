@@ -406,6 +406,7 @@ def test_full_lifecycle_through_the_pages(app, web, world):
     ("concluded", "alfa_attendant", "approve", None, 403, "Apenas o solicitante"),
     ("open", "alfa_requester", "assume", None, 403, "Apenas atendentes"),
     ("assumed", "alfa_attendant2", "start", None, 403, "atendente responsável"),
+    ("assumed", "alfa_attendant2", "assume", None, 409, "já assumido por Attendant alfa"),
     ("closed", "alfa_requester", "cancel", "desisti", 409, "Não é possível"),
 ])
 def test_refused_action_flashes_and_changes_nothing(app, web, world, state, username, action,
@@ -604,3 +605,16 @@ def test_menus_follow_the_profiles(web, world):
             r"</i>(?:&nbsp;)?([^<]+)(?:<b|</a>)", navbar)}
         assert present <= labels, (username, labels)
         assert not absent & labels, (username, labels)
+
+
+def test_attendant_assumes_straight_from_the_queue(app, web, world):
+    ticket_id = make_ticket(app, world)
+    client = web("alfa_attendant")
+    text = html(client.get("/atendente/fila"))
+    assert f'action="/chamados/{ticket_id}/acao/assume"' in text
+    response = client.post(f"/chamados/{ticket_id}/acao/assume")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/chamados/{ticket_id}")
+    assert load_ticket(app, world, ticket_id)["assignee_id"] == world.users["attendant"]
+    text = html(client.get("/atendente/fila"))
+    assert f'action="/chamados/{ticket_id}/acao/assume"' not in text

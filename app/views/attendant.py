@@ -48,7 +48,7 @@ class AttendantView(BaseView):
             base, QUEUE_TABS, order, endpoint="AttendantView.queue", title="Fila de atendimento",
             subtitle="Chamados dos departamentos que você atende: sem atendente primeiro, "
                      "depois os mais urgentes e os mais antigos.",
-            columns=("requester", "assignee", "sla", "department"),
+            columns=("requester", "assignee", "sla", "assume"),
             empty="Nenhum chamado nesta situação. Bom trabalho!"))
 
     @expose("/meus")
@@ -65,5 +65,5 @@ class AttendantView(BaseView):
             base, MINE_TABS, order, endpoint="AttendantView.mine", title="Meus atendimentos",
             subtitle="Chamados que você assumiu: os em andamento dos mais urgentes aos de "
                      "prazo mais curto.",
-            columns=("requester", "sla", "department"),
+            columns=("requester", "sla"),
             empty="Nenhum chamado seu nesta situação."))
