@@ -35,6 +35,7 @@ import re
 import smtplib
 import socket
 import time
+from dataclasses import dataclass
 
 import click
 from flask import current_app
@@ -115,7 +116,7 @@ def mail_state():
     return mail.init_mail(app.config, app.debug, app.testing)
 
 
-def build_message(row: OutboxMail) -> Message:
+def build_message(row) -> Message:
     message = Message(subject=row.subject, recipients=[row.recipient_email],
                       body=row.body_text, html=row.body_html,
                       sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
@@ -229,6 +230,25 @@ def claim(batch: int, now: dt.datetime, lease_until: dt.datetime) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What sending one mail needs, detached from the session."""
+
+    id: int
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    recipient_email: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    idempotency_key: str
+
+    @classmethod
+    def of(cls, row: OutboxMail) -> "_Snapshot":
+        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
 def _finish(mail_id: int, **values) -> None:
     db.session.execute(
         update(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.status == "pending")
@@ -237,7 +257,7 @@ def _finish(mail_id: int, **values) -> None:
     db.session.commit()
 
 
-def _record_failure(row: OutboxMail, error: BaseException, kind: str,
+def _record_failure(row: _Snapshot, error: BaseException, kind: str,
                     now: dt.datetime) -> str:
     attempts = row.attempts + 1
     message = describe(error)
@@ -283,15 +303,16 @@ def send_batch(now: dt.datetime | None = None, batch: int | None = None) -> dict
         # Stop before the lease could run out mid-send (then another worker may claim).
         budget = max(lease - 10 * timeout, lease / 2)
         connection = TimeoutConnection(mail_state(), timeout)
-        remaining = list(ids)
+        # One read for the batch; plain snapshots survive the per-mail commits.
+        rows = {r.id: _Snapshot.of(r) for r in db.session.scalars(
+            select(OutboxMail).where(OutboxMail.id.in_(ids)))}
+        db.session.commit()
+        remaining = [i for i in ids if i in rows and rows[i].status == "pending"]
         try:
             while remaining:
                 if time.monotonic() - started > budget:
                     break
-                mail_id = remaining.pop(0)
-                row = db.session.get(OutboxMail, mail_id, populate_existing=True)
-                if row is None or row.status != "pending":
-                    continue
+                row = rows[remaining.pop(0)]
                 try:
                     if connection.host is None and not connection.mail.suppress:
                         connection.open()
@@ -306,9 +327,7 @@ def send_batch(now: dt.datetime | None = None, batch: int | None = None) -> dict
                         # The server is down or hanging: the others would wait for the
                         # same timeout. They count as tried, with the same back-off.
                         for other_id in remaining:
-                            other = db.session.get(OutboxMail, other_id)
-                            if other is not None and other.status == "pending":
-                                counts[_record_failure(other, error, kind, moment)] += 1
+                            counts[_record_failure(rows[other_id], error, kind, moment)] += 1
                         remaining = []
                     continue
                 _finish(row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1,
