@@ -88,6 +88,7 @@ def _guard_unknown_fab_actions(app: Flask) -> None:
     """FAB's ModelView answers /<view>/action/<unknown name>/<pk> (and action_post) with a
     500 before checking anything; an unknown action is simply not found."""
     from flask import abort
+    from flask_appbuilder.baseviews import BaseCRUDView
 
     @app.before_request
     def unknown_action():
@@ -95,9 +96,11 @@ def _guard_unknown_fab_actions(app: Flask) -> None:
         if not endpoint.endswith((".action", ".action_post")):
             return None
         view = getattr(app.view_functions.get(endpoint), "__self__", None)
+        if not isinstance(view, BaseCRUDView):
+            return None  # e.g. the REST API's own /ticket/<id>/<action>
         name = (request.view_args or {}).get("name") if endpoint.endswith(".action") \
             else request.form.get("action")
-        if view is None or name not in getattr(view, "actions", {}):
+        if name not in view.actions:
             abort(404)
         return None
 
