@@ -161,7 +161,11 @@ def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[Outbo
         return []
     events = _just_written_events(ticket)
     setting = setting_for(ticket.account_id, event)
-    if setting is None or not setting.enabled:
+    if setting is None:  # an account without the row: the defaults the screen shows
+        from app.accounts import default_notification_setting
+
+        setting = default_notification_setting(ticket.account_id, event)
+    if not setting.enabled:
         return []
     recipients = recipients_for(setting, ticket, actor)
     if not recipients:

@@ -185,3 +185,19 @@ def test_each_message_gets_its_own_mail(app, world, smtp):
               if event_of(m["message"]) == "requester_message"]
     assert [any(t in b for b in bodies) for t in ("primeira", "segunda", "terceira")] == [
         True] * 3
+
+
+def test_an_account_without_settings_rows_gets_the_defaults(app, world, smtp):
+    """What the screen and the API show for a missing row is what is sent."""
+    from sqlalchemy import delete
+
+    from app.models import NotificationSetting
+
+    with app.app_context(), account_scope(world.account_id):
+        db.session.execute(delete(NotificationSetting))
+        db.session.commit()
+        db.session.remove()
+    make_ticket(app, world, "open")
+    drain(app)
+    assert smtp.recipients() == sorted(emails(app, world, "requester", "attendant",
+                                              "attendant2"))
