@@ -14,6 +14,9 @@ def register(app) -> None:
     from app.mailer import register_cli as register_mail_cli
 
     register_mail_cli(app)
+    from app.generator import register_cli as register_generator_cli
+
+    register_generator_cli(app)
 
 
 @click.command("setup")

@@ -1,0 +1,122 @@
+"""The data generator writes what the workflow would have written: consistent lifecycle
+timestamps per status, a history whose ids follow time, surveys only for closed
+tickets, members with the right profiles, and never a mail in the outbox."""
+import datetime as dt
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select, text
+
+
+@pytest.fixture
+def generated(app):
+    from app.extensions import db
+    from app.generator import generate
+
+    with app.app_context():
+        result = generate(1500, seed=11, months=3)
+        db.session.remove()
+    return result
+
+
+def frame(sql, **params):
+    from app.extensions import db
+
+    result = db.session.execute(text(sql), params)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def test_lifecycle_timestamps_match_each_status(app, generated):
+    with app.app_context():
+        tickets = frame("SELECT * FROM ticket WHERE account_id = :a ORDER BY id",
+                        a=generated.account_id)
+    assert len(tickets) == 1500 and generated.tickets == 1500
+    assert set(tickets["status"]) >= {"open", "closed", "cancelled", "in_progress"} or \
+        set(tickets["status"]) >= {"closed", "cancelled"}
+    present = {c: tickets[c].notna() for c in
+               ("assumed_at", "started_at", "concluded_at", "closed_at", "cancelled_at")}
+    closed = tickets["status"] == "closed"
+    assert (present["closed_at"] == closed).all()
+    assert (present["cancelled_at"] == (tickets["status"] == "cancelled")).all()
+    assert present["concluded_at"][tickets["status"].isin(["concluded", "closed"])].all()
+    assert not present["concluded_at"][tickets["status"].isin(["open", "assumed"])].any()
+    assert present["started_at"][tickets["status"] == "in_progress"].all()
+    assert tickets["assignee_id"].notna().eq(present["assumed_at"]).all()
+    times = tickets[closed]
+    for earlier, later in (("opened_at", "assumed_at"), ("assumed_at", "started_at"),
+                           ("started_at", "concluded_at"), ("concluded_at", "closed_at")):
+        assert (pd.to_datetime(times[earlier]) <= pd.to_datetime(times[later])).all()
+    met = pd.to_datetime(times["concluded_at"]) <= pd.to_datetime(times["sla_due_at"])
+    assert (times["sla_met"].astype(bool) == met).all()
+    assert tickets.loc[~closed, "sla_met"].isna().all()
+    assert 0 < (~times["sla_met"].astype(bool)).sum() < len(times) / 2   # some breach
+    assert (tickets["reopen_count"] > 0).any()
+    assert pd.to_datetime(tickets["opened_at"]).is_monotonic_increasing  # ids follow time
+
+
+def test_history_and_surveys_are_consistent(app, generated):
+    with app.app_context():
+        account = generated.account_id
+        events = frame("SELECT e.id, e.ticket_id, e.type, e.actor_id, e.created_at, "
+                       "t.reopen_count FROM ticket_event e JOIN ticket t ON t.id = e.ticket_id "
+                       "WHERE e.account_id = :a ORDER BY e.ticket_id, e.id", a=account)
+        surveys = frame("SELECT s.*, t.status FROM survey s JOIN ticket t "
+                        "ON t.id = s.ticket_id WHERE s.account_id = :a", a=account)
+        outbox = frame("SELECT count(*) AS n FROM outbox_mail")
+    assert (events.groupby("ticket_id")["type"].first() == "opened").all()
+    assert events["ticket_id"].nunique() == 1500
+    stamps = pd.to_datetime(events["created_at"], utc=True)
+    assert (stamps.groupby(events["ticket_id"]).diff().dropna() >= pd.Timedelta(0)).all()
+    rejected = events[events["type"] == "rejected"].groupby("ticket_id").size()
+    reopen = events.drop_duplicates("ticket_id").set_index("ticket_id")["reopen_count"]
+    assert (rejected == reopen[rejected.index]).all()
+    assert reopen[reopen > 0].index.isin(rejected.index).all()
+    assert len(surveys) > 0 and (surveys["status"] == "closed").all()
+    assert surveys["score"].between(1, 5).all()
+    assert (events["type"] == "survey").sum() == len(surveys)
+    assert outbox["n"].iloc[0] == 0
+
+
+def test_generated_people_have_their_profiles(app, generated):
+    from app.extensions import db
+    from app.models import Department, Member
+    from app.tenancy import account_scope
+
+    with app.app_context(), account_scope(generated.account_id):
+        members = db.session.scalars(select(Member)).all()
+        codes = [m.profile_codes() for m in members]
+        assert sum("attendant" in c for c in codes) >= 10
+        assert sum("manager" in c for c in codes) >= 3
+        assert sum(c == {"requester"} for c in codes) >= 20
+        for department in db.session.scalars(select(Department)):
+            assert department.attendants
+            assert all(m.has_profile("attendant") for m in department.attendants)
+        admin = db.session.scalar(select(Member).where(
+            Member.username == generated.admin_username))
+        assert admin.has_profile("admin")
+
+
+def test_demo_population_adds_tickets_to_an_existing_account(app, world):
+    from app.extensions import db
+    from app.generator import populate_account
+    from app.models import Ticket
+
+    with app.app_context():
+        written = populate_account(world.account_id, n_tickets=400, months=2, seed=3)
+        count = db.session.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.account_id == world.account_id))
+        oldest = db.session.scalar(select(func.min(Ticket.opened_at)).where(
+            Ticket.account_id == world.account_id))
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.timezone.utc)
+    assert written == 400 and count == 400
+    assert oldest > dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=62)
+
+
+def test_flask_generate_command(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["generate", "--tickets", "50", "--months", "1"])
+    assert result.exit_code == 0, result.output
+    assert "50 chamados gerados" in result.output
+    bad = runner.invoke(args=["generate", "--tickets", "0"])
+    assert bad.exit_code != 0
