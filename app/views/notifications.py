@@ -12,9 +12,9 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy import func, select
 
-from app import mailer
+from app import accounts, mailer
 from app.extensions import db
-from app.models import EVENTS, RECIPIENTS, OutboxMail
+from app.models import EVENTS, RECIPIENTS, Account, OutboxMail
 from app.notifications import (
     EVENT_LABELS,
     RECIPIENT_LABELS,
@@ -45,6 +45,7 @@ class NotificationsView(BaseView):
         account_id = current_account_id()
         if account_id is None:
             return self.render_template("account/none.html"), 404
+        account = db.session.get(Account, account_id)
         rows = settings_by_event(account_id)
         failed = db.session.scalars(
             select(OutboxMail).where(OutboxMail.status == "failed")
@@ -56,7 +57,8 @@ class NotificationsView(BaseView):
             "notifications/settings.html", events=EVENTS, rows=rows,
             recipients=RECIPIENTS, event_labels=SCREEN_EVENT_LABELS,
             recipient_labels=RECIPIENT_LABELS, failed=failed, pending=pending,
-            mail_event_labels=EVENT_LABELS)
+            mail_event_labels=EVENT_LABELS,
+            local_time=lambda value: accounts.local_time(account, value))
 
     @expose("/salvar", methods=["POST"])
     @has_access
