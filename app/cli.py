@@ -11,6 +11,7 @@ def register(app) -> None:
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(jobs)
+    app.cli.add_command(auto_approve)
     from app.mailer import register_cli as register_mail_cli
 
     register_mail_cli(app)
@@ -54,3 +55,12 @@ def jobs() -> None:
 
     click.echo("Executando tarefas periódicas (Ctrl+C para parar)...")
     run_forever(current_app._get_current_object())
+
+
+@click.command("auto-approve")
+@with_appcontext
+def auto_approve() -> None:
+    """Approve concluded tickets left unanswered past each account's delay, once."""
+    from app.workflow import auto_approve_due
+
+    click.echo(f"{auto_approve_due()} chamado(s) aprovado(s) automaticamente.")
