@@ -314,11 +314,15 @@ def send_batch(now: dt.datetime | None = None, batch: int | None = None) -> dict
                     break
                 row = rows[remaining.pop(0)]
                 try:
-                    if connection.host is None and not connection.mail.suppress:
+                    opening = connection.host is None and not connection.mail.suppress
+                    if opening:
                         connection.open()
+                    opening = False
                     connection.send(build_message(row))
                 except Exception as error:  # noqa: BLE001 - every failure is classified
-                    kind = classify(error)
+                    # Failing to connect, greet, STARTTLS or log in is about the server,
+                    # never about this mail, whatever the code.
+                    kind = CONNECTION if opening else classify(error)
                     moment = fixed_now or utcnow()
                     counts[_record_failure(row, error, kind, moment)] += 1
                     if kind != PERMANENT:

@@ -229,3 +229,29 @@ def test_concurrent_senders_deliver_each_mail_exactly_once(app, world, smtp):
     drain(app)
     assert len(smtp.received()) == total
     _assert_each_key_arrived_once(app, smtp)
+
+
+def test_a_wrong_smtp_password_keeps_the_mails_waiting_without_storing_it(
+        app, world, smtp, monkeypatch):
+    """A login failure is the server's configuration, not the mail's: the mails
+    wait for the operator to fix it instead of failing, and the password is not kept."""
+    smtp.stop()
+    server = SmtpTestServer(smtp.port, username="gestor-bot", password="certa-1234567").start()
+    try:
+        monkeypatch.setitem(app.config, "MAIL_USERNAME", "gestor-bot")
+        monkeypatch.setitem(app.config, "MAIL_PASSWORD", "errada-7654321")
+        set_all(app, world, recipients=("requester", "department_attendants"),
+                events=("ticket_opened",))
+        make_ticket(app, world, "open")
+        for n in range(1, 4):
+            drain(app, later(61 * n))
+        rows = outbox(app)
+        assert all(r["status"] == "pending" and r["attempts"] == 3 for r in rows)
+        assert all(r["last_error"] and "errada-7654321" not in r["last_error"]
+                   for r in rows)
+        monkeypatch.setitem(app.config, "MAIL_PASSWORD", "certa-1234567")
+        drain(app, later(61 * 9))
+        assert len(server.received()) == 3
+        assert all(r["status"] == "sent" for r in outbox(app))
+    finally:
+        server.stop()
