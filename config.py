@@ -94,6 +94,10 @@ def build_fab_roles() -> dict:
     all_tickets = ticket_page + [["TicketView", "can_list"], ["Chamados", "menu_access"]]
     manager += all_tickets
     admin += all_tickets
+    painel = [["Painel", "can_access"], ["Painel de Atendimentos", "menu_access"],
+              ["PainelApi", "can_get"]]  # dashboards/, app/api/painel.py
+    manager += painel
+    admin += painel
     common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {

@@ -12,3 +12,6 @@ def register(appbuilder) -> None:
     from app.api.notifications import NotificationSettingsApi
 
     appbuilder.add_api(NotificationSettingsApi)
+    from app.api.painel import PainelApi
+
+    appbuilder.add_api(PainelApi)
