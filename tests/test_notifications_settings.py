@@ -198,3 +198,9 @@ def test_failed_mails_are_listed_and_can_be_sent_again(app, world, other_world, 
     smtp.answer = "accept"
     drain(app)
     assert smtp.recipients() == ["requester@alfa.example"]
+
+
+def test_the_openapi_spec_still_builds_with_the_settings_resource(app, world, api):
+    response = api(world.users["admin"]).get("/api/v1/_openapi")
+    assert response.status_code == 200
+    assert any("notification-settings" in path for path in response.json["paths"])
