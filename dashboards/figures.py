@@ -65,7 +65,7 @@ def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def empty(title: str, message: str = "Sem chamados no período e filtros escolhidos.",
-          height: int = 320) -> go.Figure:
+          height: int = 190) -> go.Figure:
     fig = _base_layout(go.Figure(), title, height)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -74,8 +74,14 @@ def empty(title: str, message: str = "Sem chamados no período e filtros escolhi
     return fig
 
 
-def bars(frame: pd.DataFrame, title: str, selected=None, height: int = 320) -> go.Figure:
+def fitted_height(rows: int) -> int:
+    """Bars of a readable thickness whether a chart has two groups or twelve."""
+    return max(190, min(420, 70 + 30 * rows))
+
+
+def bars(frame: pd.DataFrame, title: str, selected=None) -> go.Figure:
     """Horizontal bars of ticket counts; the cross-filtered group is highlighted."""
+    height = fitted_height(len(frame))
     if frame.empty:
         return empty(title, height=height)
     ids = [None if pd.isna(i) else (i if isinstance(i, str) else int(i)) for i in frame["id"]]
@@ -90,9 +96,9 @@ def bars(frame: pd.DataFrame, title: str, selected=None, height: int = 320) -> g
     return _base_layout(fig, title, height)
 
 
-def satisfaction(frame: pd.DataFrame, title: str, selected=None, height: int = 320
-                 ) -> go.Figure:
+def satisfaction(frame: pd.DataFrame, title: str, selected=None) -> go.Figure:
     """Mean survey score (1 to 5) per group, coloured from red to green."""
+    height = fitted_height(len(frame))
     if frame.empty:
         return empty(title, "Nenhuma pesquisa respondida no período.", height)
     ids = [None if pd.isna(i) else int(i) for i in frame["id"]]

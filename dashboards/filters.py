@@ -52,7 +52,7 @@ class Filters:
         zone = ZoneInfo(self.time_zone)
         low = dt.datetime.combine(self.start, dt.time(), zone)
         high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone)
-        return _utc_naive(low), _utc_naive(high)
+        return _utc(low), _utc(high)
 
     def replace(self, **changes) -> "Filters":
         return dataclasses.replace(self, **changes)
@@ -63,13 +63,20 @@ class Filters:
         return data
 
 
-def _utc_naive(value: dt.datetime) -> dt.datetime:
-    """Columns hold UTC; SQLite compares them as naive strings, so binds are naive UTC."""
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Binds are aware UTC: PostgreSQL then compares instants whatever the server's
+    TimeZone (a naive value would be read in it), and SQLite's DateTime type writes
+    the same UTC wall time it stores."""
+    return value.astimezone(dt.timezone.utc)
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Naive values are UTC (what SQLite hands back); aware ones are converted."""
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else _utc(value)
 
 
 def today_in(time_zone: str) -> dt.date:

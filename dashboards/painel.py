@@ -58,7 +58,8 @@ class PainelDash(dash.Dash):
             navbar = ""
         css = "".join(f'<link rel="stylesheet" href="/static/appbuilder/css/{name}">' for name in (
             "bootstrap.min.css", "fontawesome/fontawesome.min.css",
-            "fontawesome/solid.min.css", "fontawesome/v4-shims.min.css", "ab.css"))
+            "fontawesome/solid.min.css", "fontawesome/v4-shims.min.css", "flags/flags16.css",
+            "ab.css"))
         return f"""<!DOCTYPE html>
 <html lang="pt-BR"><head>{kwargs['metas']}<title>{kwargs['title']}</title>
 {kwargs['favicon']}{css}<link rel="stylesheet" href="/static/app.css">{kwargs['css']}
@@ -156,8 +157,8 @@ def _card(ident: str, label: str, icon: str) -> html.Div:
 
 def _graph(ident: str) -> html.Div:
     return html.Div(className="painel-chart", children=dcc.Loading(dcc.Graph(
-        id=ident, config={"displayModeBar": False, "locale": "pt-BR"},
-        figure=figures.empty("Carregando…", ""))))
+        id=ident, config={"displayModeBar": False},
+        figure=figures.empty("Carregando…", "")), delay_show=400, type="dot"))
 
 
 def layout():

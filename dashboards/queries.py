@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
 
 from app.models import Department, Member, Sector, Service, Survey, Ticket
-from dashboards.filters import PRIORITY_LABELS, STATUS_LABELS, Filters, utc_now
+from dashboards.filters import PRIORITY_LABELS, STATUS_LABELS, Filters, as_utc, utc_now
 
 T = Ticket.__table__
 S = Survey.__table__
@@ -91,7 +91,7 @@ def summary(session, account_id: int, f: Filters, now: dt.datetime | None = None
             ) -> pd.DataFrame:
     """One row: the KPI cards. One round trip of scalar subqueries, each of which the
     database answers from its own index (opened, started, closed, status+due)."""
-    now = now or utc_now()
+    now = as_utc(now or utc_now())
     base = dimension_clauses(account_id, f)
     closed = base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f)
     opened = base + _in_period(T.c.opened_at, f)
@@ -247,14 +247,15 @@ def tickets_at_risk(session, account_id: int, f: Filters, hours: int = 8,
                     ) -> tuple[pd.DataFrame, int]:
     """Unresolved tickets (not yet concluded) whose SLA falls due within the next
     ``hours``: soonest first, at most ``limit`` rows, plus how many there are."""
-    now = now or utc_now()
+    now = as_utc(now or utc_now())
     where = dimension_clauses(account_id, f) + [
         T.c.status.in_(AT_RISK_STATUSES), T.c.sla_due_at >= now,
         T.c.sla_due_at < now + dt.timedelta(hours=hours)]
     total = session.scalar(select(func.count()).select_from(T).where(*where))
     frame = _ticket_rows(session, account_id, where, [("sla_due_at", False), ("id", False)],
                          limit, 0)
-    frame["hours_left"] = (frame["sla_due_at"] - pd.Timestamp(now)).dt.total_seconds() / 3600
+    naive_now = pd.Timestamp(now.replace(tzinfo=None))  # frames hold naive UTC
+    frame["hours_left"] = (frame["sla_due_at"] - naive_now).dt.total_seconds() / 3600
     return frame, int(total)
 
 

@@ -243,8 +243,24 @@ def test_the_other_account_sees_only_its_own(data, other_world, session):
 
 
 def test_period_is_inclusive_local_days():
+    utc = dt.timezone.utc
     low, high = Filters(start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31)).bounds()
-    assert low == dt.datetime(2025, 3, 1, 3, 0) and high == dt.datetime(2025, 4, 1, 3, 0)
+    assert low == dt.datetime(2025, 3, 1, 3, 0, tzinfo=utc)
+    assert high == dt.datetime(2025, 4, 1, 3, 0, tzinfo=utc)
     # Before 2019 São Paulo had daylight saving time: a summer day starts at 02:00 UTC.
     low, _ = Filters(start=dt.date(2018, 1, 15), end=dt.date(2018, 1, 15)).bounds()
-    assert low == dt.datetime(2018, 1, 15, 2, 0)
+    assert low == dt.datetime(2018, 1, 15, 2, 0, tzinfo=utc)
+
+
+def test_postgres_session_time_zone_does_not_move_the_period(data, world, session, backend):
+    """A server whose TimeZone is São Paulo still counts the same tickets."""
+    if backend != "postgresql":
+        return
+    from sqlalchemy import text
+
+    session.execute(text("SET TIME ZONE 'America/Sao_Paulo'"))
+    try:
+        row = queries.summary(session, world.account_id, MARCH, now=NOW).iloc[0]
+        assert row["opened_in_period"] == 5 and row["sla_breached_open"] == 3
+    finally:
+        session.execute(text("RESET TIME ZONE"))
