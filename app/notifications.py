@@ -32,7 +32,7 @@ from app.models import (
     OutboxMail,
     Service,
     Survey,
-    TicketEvent,
+    TicketMessage,
     department_attendant,
     utcnow,
 )
@@ -137,20 +137,22 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
     return result
 
 
-def _just_written_events(ticket) -> list:
-    """The history event(s) this action added and has not flushed yet (read before any
-    query here autoflushes them)."""
-    return [obj for obj in db.session.new
-            if isinstance(obj, TicketEvent) and obj.ticket_id == ticket.id]
+def _action_ref(event: str, ticket) -> str:
+    """What makes the idempotency key unique per action, found without flushing.
 
-
-def _history_ref(events: list) -> str:
-    """The id of the history event this action wrote: it makes the idempotency key
-    unique per action (a second message gets a new key) and stable for a retry."""
-    if events:
-        db.session.flush()
-        return str(max(obj.id for obj in events))
-    return "u" + uuid.uuid4().hex[:16]
+    Transitions (and the opening) bump ``ticket.version``, so the version names the
+    action; a survey is one per ticket; a message is named by its id (the workflow
+    flushed it to store its files). Nothing here flushes: the caller's pending rows
+    (a second survey, say) must fail at the caller's commit, where it expects them to.
+    """
+    if event == "survey_filled":
+        return "survey"
+    if event in ("requester_message", "attendant_message"):
+        ids = [obj.id for obj in list(db.session.identity_map.values())
+               if isinstance(obj, TicketMessage) and obj.ticket_id == ticket.id
+               and obj.id is not None]
+        return f"m{max(ids)}" if ids else "u" + uuid.uuid4().hex[:16]
+    return f"v{ticket.version}"
 
 
 def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[OutboxMail]:
@@ -159,7 +161,11 @@ def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[Outbo
         raise ValueError(f"unknown notification event {event!r}")
     if _muted.get():
         return []
-    events = _just_written_events(ticket)
+    with db.session.no_autoflush:
+        return _enqueue(event, ticket, actor, text)
+
+
+def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
     setting = setting_for(ticket.account_id, event)
     if setting is None:  # an account without the row: the defaults the screen shows
         from app.accounts import default_notification_setting
@@ -170,7 +176,7 @@ def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[Outbo
     recipients = recipients_for(setting, ticket, actor)
     if not recipients:
         return []
-    ref = _history_ref(events)
+    ref = _action_ref(event, ticket)
     context = _context(event, ticket, actor, text)
     now = utcnow()
     rows = []
@@ -285,7 +291,10 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
         context["event_label"] = ("Conclusão aprovada" if context["approved"]
                                   else "Conclusão reprovada")
     if event == "survey_filled":
-        survey = db.session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
+        pending = [obj for obj in db.session.new
+                   if isinstance(obj, Survey) and obj.ticket_id == ticket.id]
+        survey = pending[-1] if pending else db.session.scalar(
+            select(Survey).where(Survey.ticket_id == ticket.id))
         context["score"] = survey.score if survey else None
     return context
 

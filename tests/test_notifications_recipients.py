@@ -11,7 +11,7 @@ import pytest
 
 from app import notifications
 from app.extensions import db
-from app.models import RECIPIENTS, Member
+from app.models import EVENTS, RECIPIENTS, Member
 from app.tenancy import account_scope
 from tests.helpers import make_ticket
 from tests.smtp_server import act, drain, emails, event_of, outbox, set_all, smtp  # noqa: F401
@@ -201,3 +201,16 @@ def test_an_account_without_settings_rows_gets_the_defaults(app, world, smtp):
     drain(app)
     assert smtp.recipients() == sorted(emails(app, world, "requester", "attendant",
                                               "attendant2"))
+
+
+def test_the_survey_mail_carries_the_score_and_comment(app, world, smtp):
+    set_all(app, world, recipients=("assignee",), events=("survey_filled",))
+    set_all(app, world, enabled=False, events=tuple(e for e in EVENTS if e != "survey_filled"))
+    ticket_id = make_ticket(app, world, "closed")
+    act(app, world, ticket_id, "survey", "requester", "Rápido e cordial")
+    drain(app)
+    [item] = smtp.received()
+    body = item["message"].get_body(("plain",)).get_content()
+    assert "nota 4 de 5" in body and "Rápido e cordial" in body
+    assert outbox(app)[0]["idempotency_key"] == (
+        f"survey_filled:{ticket_id}:survey:{world.users['attendant']}")
