@@ -91,6 +91,11 @@ def _scope_orm_execute(state):
         return
     if state.execution_options.get("skip_tenancy"):
         return
+    if state.is_column_load or state.is_relationship_load:
+        # Refreshes and lazy/eager loads inherit the criteria from the query that loaded
+        # the parent (propagate_to_loaders); adding them again made every load carry
+        # one more copy, so a long-lived session slowed down with its size.
+        return
     options = _criteria_for(current_scope())
     if options:
         state.statement = state.statement.options(*options)
