@@ -162,7 +162,8 @@ class Department(TenantMixin, Model):
     __tablename__ = "department"
     id = Column(Integer, primary_key=True)
     name = Column(String(120), nullable=False)
-    attendants = relationship(Member, secondary=department_attendant, lazy="selectin",
+    # Loaded on demand: a ticket page needs the department's name, not its people.
+    attendants = relationship(Member, secondary=department_attendant,
                               order_by=Member.first_name)
     __table_args__ = (
         UniqueConstraint("account_id", "name"),

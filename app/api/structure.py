@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app import accounts, structure
 from app.api.base import ResourceApi
@@ -34,6 +35,9 @@ class DepartmentApi(ResourceApi):
     model = Department
     order_columns = ("id", "name")
     filter_columns = ("name",)
+
+    def base_query(self):
+        return select(Department).options(selectinload(Department.attendants))
 
     def serialize(self, obj):
         return {"id": obj.id, "name": obj.name,
