@@ -145,8 +145,11 @@ def register(app: dash.Dash) -> None:
                                       limit=TOP_GROUPS)
             mine = selected if cross and cross["dimension"] == dimension else None
             figs.append(figures.bars(frame, title, mine))
+        shared = None if cross and cross["dimension"] in ("department", "sector") else \
+            queries.satisfaction_views(session, account.id, f)
         for ident, (dimension, title) in SATISFACTION_CHARTS.items():
-            frame = queries.satisfaction_by(session, account.id, per_chart[ident], dimension)
+            frame = shared[dimension] if shared else queries.satisfaction_by(
+                session, account.id, per_chart[ident], dimension)
             mine = selected if cross and cross["dimension"] == dimension else None
             figs.append(figures.satisfaction(frame.head(TOP_GROUPS), title, mine))
         steps = tables.steps(queries.step_times(session, account.id, f))

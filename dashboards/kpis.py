@@ -46,8 +46,7 @@ def kpi_set(session, account_id: int, f: Filters, now=None) -> dict:
     for dimension in GROUPINGS:
         frame = queries.counts_by(session, account_id, f, dimension)
         result[f"by_{dimension}"] = records(frame, ("id", "name", "count"))
-    for dimension in SATISFACTION:
-        frame = queries.satisfaction_by(session, account_id, f, dimension)
+    for dimension, frame in queries.satisfaction_views(session, account_id, f).items():
         result[f"satisfaction_by_{dimension}"] = records(
             frame, ("id", "name", "mean_score", "surveys"))
     result["period"] = {"start": f.start.isoformat(), "end": f.end.isoformat(),

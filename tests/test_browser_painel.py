@@ -70,5 +70,6 @@ def test_manager_uses_the_painel(manager_page, backend):
 
     page.click("#cross-clear")
     page.wait_for_selector("#cross-wrap", state="hidden")
+    settled(page)  # no callback still running when the database is emptied
     href = page.locator("#export-xlsx").get_attribute("href")
     assert href.startswith("/painel/exportar.xlsx?") and "priority=urgent" in href

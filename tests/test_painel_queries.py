@@ -155,6 +155,16 @@ def test_satisfaction_counts_surveys_filled_in_the_period(data, world, session):
         "Financeiro": (4.0, 2), "Operações": (2.0, 1)}
 
 
+def test_both_satisfaction_views_in_one_pass_agree(data, world, session):
+    views = queries.satisfaction_views(session, world.account_id, MARCH)
+    for dimension in ("department", "sector"):
+        one = queries.satisfaction_by(session, world.account_id, MARCH, dimension)
+        both = views[dimension]
+        assert list(one["name"]) == list(both["name"])
+        assert list(one["surveys"]) == list(both["surveys"])
+        assert list(one["mean_score"]) == pytest.approx(list(both["mean_score"]))
+
+
 def test_step_times_mean_median_and_p90(data, world, session):
     steps = queries.step_times(session, world.account_id, MARCH).set_index("step")
     expected = {
