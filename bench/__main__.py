@@ -10,6 +10,7 @@ import sys
 BENCHES = {
     "mail": "bench.mail",  # mails/second drained into a loopback SMTP server
     "tickets": "bench.tickets",  # queue/ticket pages and opening, gunicorn, 1M tickets
+    "painel": "bench.painel",  # the Painel's KPI set at 1M tickets vs raw SQL, memory
 }
 
 
