@@ -20,7 +20,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import queue
 import secrets
+import threading
 import time
 
 import click
@@ -424,6 +426,47 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+class _CsvStream(io.RawIOBase):
+    """The frame as CSV, formatted chunk by chunk in a thread while the driver sends
+    the previous chunk, so PostgreSQL parses on one core while Python formats on the
+    other; at most two chunks wait in memory."""
+
+    def __init__(self, frame: pd.DataFrame):
+        super().__init__()
+        self.chunks: queue.Queue = queue.Queue(maxsize=2)
+        self.view, self.position, self.done = memoryview(b""), 0, False
+        threading.Thread(target=self._produce, args=(frame,), daemon=True).start()
+
+    def _produce(self, frame: pd.DataFrame) -> None:
+        try:
+            for offset in range(0, len(frame), COPY_CHUNK):
+                buffer = io.StringIO()
+                _as_text(frame.iloc[offset:offset + COPY_CHUNK]).to_csv(
+                    buffer, index=False, header=False)
+                self.chunks.put(buffer.getvalue().encode())
+            self.chunks.put(None)
+        except BaseException as error:  # handed to the reading side
+            self.chunks.put(error)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self.position >= len(self.view) and not self.done:
+            item = self.chunks.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                self.done = True
+            else:
+                self.view, self.position = memoryview(item), 0
+        if size is None or size < 0:
+            size = len(self.view) - self.position
+        piece = self.view[self.position:self.position + size].tobytes()
+        self.position += len(piece)
+        return piece
+
+
 def _write(table, frame: pd.DataFrame) -> None:
     if frame.empty:
         return
@@ -431,12 +474,7 @@ def _write(table, frame: pd.DataFrame) -> None:
     if session.get_bind().dialect.name == "postgresql":
         cursor = session.connection().connection.cursor()
         sql = f"COPY {table.name} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)"
-        for offset in range(0, len(frame), COPY_CHUNK):  # bounded memory at any N
-            buffer = io.StringIO()
-            _as_text(frame.iloc[offset:offset + COPY_CHUNK]).to_csv(
-                buffer, index=False, header=False)
-            buffer.seek(0)
-            cursor.copy_expert(sql, buffer)
+        cursor.copy_expert(sql, _CsvStream(frame), size=1 << 20)
         return
     utc = dt.timezone.utc
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
