@@ -10,6 +10,7 @@ from app.models import Account
 from app.tenancy import account_scope
 
 DEMO_PASSWORD = "demo-senha-123"
+DEMO_TICKETS = 3000  # six months of history so the Painel tells a story on first start
 DEMO_USERS = [
     # username, first, last, profiles, sector
     ("admin", "Ana", "Administradora", ["admin", "requester", "manager"], "Diretoria"),
@@ -50,7 +51,11 @@ def seed_demo_if_empty() -> str | None:
                 structure.save_service(None, {"name": service_name, "department_id":
                                               department.id, "sla_hours": hours,
                                               "sla_hours_by_priority": {"urgent": max(2, hours // 4)}})
-    current_app.logger.info("demo account created")
-    lines = [f"Conta de demonstração criada. Senha de todos: {DEMO_PASSWORD}"]
+    from app.generator import populate_account
+
+    tickets = populate_account(account.id, n_tickets=DEMO_TICKETS, months=6)
+    current_app.logger.info("demo account created with %s tickets", tickets)
+    lines = [f"Conta de demonstração criada com {tickets} chamados. "
+             f"Senha de todos: {DEMO_PASSWORD}"]
     lines += [f"  {u[0]:12s} ({', '.join(u[3])})" for u in DEMO_USERS]
     return "\n".join(lines)
