@@ -198,6 +198,8 @@ def main(argv: list[str]) -> int:
                                 ("fila do atendente", page("/atendente/fila")),
                                 ("página do chamado", ticket_page),
                                 ("abrir chamado + 100 KB", open_ticket)):
+                if concurrency == 1:  # warm caches and workers; not counted
+                    load.run(name, "127.0.0.1", port, maker, 4, min(3.0, args.seconds))
                 result = load.run(name, "127.0.0.1", port, maker, concurrency, args.seconds)
                 results[(name, concurrency)] = result
                 print(result.line(), flush=True)
