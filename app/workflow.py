@@ -177,10 +177,12 @@ def _may(transition: Transition, ticket: Ticket, actor: Member) -> bool:
     return is_department_attendant(ticket, actor)
 
 
-def allowed_actions(ticket: Ticket, actor: Member) -> list[str]:
-    """The buttons a page shows: what the table lets ``actor`` do now."""
+def allowed_actions(ticket: Ticket, actor: Member, *, attendant: bool | None = None,
+                    surveyed: bool | None = None) -> list[str]:
+    """The buttons a page shows: what the table lets ``actor`` do now. A page that
+    already knows whether the actor attends the department, or whether the survey is
+    filled, passes it in to save the queries."""
     result = []
-    attendant = None
     for action, transition in TRANSITIONS.items():
         if ticket.status not in transition.sources:
             continue
@@ -191,9 +193,12 @@ def allowed_actions(ticket: Ticket, actor: Member) -> list[str]:
         elif ticket.requester_id != actor.id:
             continue
         result.append(action)
-    if (ticket.status == "closed" and ticket.requester_id == actor.id
-            and db.session.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id)) is None):
-        result.append("survey")
+    if ticket.status == "closed" and ticket.requester_id == actor.id:
+        if surveyed is None:
+            surveyed = db.session.scalar(
+                select(Survey.id).where(Survey.ticket_id == ticket.id)) is not None
+        if not surveyed:
+            result.append("survey")
     return result
 
 

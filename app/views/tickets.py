@@ -235,8 +235,9 @@ class TicketView(BaseView):
                                      Attachment.message_id.is_(None)).order_by(Attachment.id)
         ).all()
         survey = db.session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
-        actions = workflow.allowed_actions(ticket, user)
         attendant = workflow.is_department_attendant(ticket, user)
+        actions = workflow.allowed_actions(ticket, user, attendant=attendant,
+                                           surveyed=survey is not None)
         return self.render_template(
             "tickets/show.html", ticket=ticket, events=events, messages=messages,
             opening_files=opening_files, survey=survey, actions=actions,
