@@ -39,7 +39,7 @@ from app.models import (
 
 PAGE_SIZE = 20
 MAX_PAGE = 500              # offsets stay bounded whatever the account's size
-COUNT_CAP = 1000            # tab counters read at most this many index entries
+COUNT_CAP = 99              # tab badges read at most 100 index entries: "99+" like a mail client
 NEAR_FRACTION = 0.25        # "vence em breve": the last quarter of the SLA window
 
 EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
@@ -133,7 +133,7 @@ def int_arg(name: str, default: int = 1, maximum: int = MAX_PAGE) -> int:
 
 
 def capped_count(stmt) -> int:
-    """COUNT over at most COUNT_CAP + 1 rows: a tab shows "1000+" instead of scanning a
+    """COUNT over at most COUNT_CAP + 1 rows: a tab shows "99+" instead of scanning a
     million tickets."""
     inner = stmt.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     return db.session.scalar(select(func.count()).select_from(inner))
