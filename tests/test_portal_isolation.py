@@ -151,3 +151,20 @@ def test_assignee_keeps_seeing_the_ticket_after_leaving_the_department(app, web,
     assert client.get(f"/chamados/{ticket_id}").status_code == 200
     assert f'data-ticket="{ticket_id}"' not in client.get("/atendente/fila").get_data(
         as_text=True)
+
+
+def test_tab_badges_count_only_the_callers_account(app, web, world, other_world):
+    """The tab counters are one SQL statement of subqueries: the tenancy criteria must
+    reach inside them."""
+    import re
+
+    from tests.helpers import make_ticket
+
+    for _ in range(3):
+        make_ticket(app, other_world)
+    make_ticket(app, world)
+    html = web("alfa_manager").get("/chamados/").get_data(as_text=True)
+    badges = [int(n) for n in re.findall(r'<span class="badge">(\d+)</span>', html)]
+    assert badges and badges[0] == 1, badges
+    queue = web("alfa_attendant").get("/atendente/fila").get_data(as_text=True)
+    assert [int(n) for n in re.findall(r'<span class="badge">(\d+)</span>', queue)][0] == 1
