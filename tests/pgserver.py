@@ -94,3 +94,16 @@ class PostgresServer:
                       "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def pause(server: PostgresServer) -> None:
+    """Stop the server but keep its data (a database restart, for fault tests)."""
+    server._run(os.path.join(server.bindir, "pg_ctl"), "-D", server.datadir, "-m", "fast",
+                "-w", "stop")
+
+
+def resume(server: PostgresServer) -> None:
+    server._run(
+        os.path.join(server.bindir, "pg_ctl"), "-D", server.datadir, "-l",
+        os.path.join(server.root, "server.log"), "-w", "-t", "60", "start", "-o",
+        f"-h 127.0.0.1 -p {server.port} -k {server.root} -c fsync=off")

@@ -99,3 +99,21 @@ def test_stale_ticket_loses_at_the_conditional_update(app, world):
         assert "já assumido por Attendant alfa" in error.value.message
         db.session.remove()
     assert load_ticket(app, world, ticket_id)["assignee_id"] == world.users["attendant"]
+
+
+def test_many_requesters_opening_at_once_lose_nothing(app, api, world):
+    """HOSTILE "Load": concurrent openings (SQLite: WAL + busy timeout; PostgreSQL: real
+    connections) give no 5xx, no duplicate and no lost ticket."""
+    from app.models import Ticket
+
+    body = {"department_id": world.departments["TI"], "service_id": world.services["Acesso"],
+            "priority": "medium"}
+    users = [world.users["requester"], world.users["requester2"]]
+    calls = [(users[i % 2], "/api/v1/ticket/", {**body, "description": f"Carga {i}"})
+             for i in range(40)]
+    results = race(api, calls)
+    assert [code for code, _ in results] == [201] * 40, results
+    with app.app_context(), account_scope(world.account_id):
+        descriptions = db.session.scalars(select(Ticket.description)).all()
+        db.session.remove()
+    assert sorted(descriptions) == sorted(f"Carga {i}" for i in range(40))
