@@ -21,6 +21,7 @@ from app.models import (
     NotificationSetting,
     PlanRenewal,
     Sector,
+    as_utc,
     utcnow,
 )
 from app.security import (
@@ -112,7 +113,7 @@ def renew_plan(account: Account, months, actor: Member | None) -> PlanRenewal:
     if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 24:
         raise ValidationError("months", "Informe de 1 a 24 meses.")
     now = utcnow()
-    previous = _aware(account.plan_expires_at)
+    previous = as_utc(account.plan_expires_at)
     start = max(previous, now)
     new_expiry = _add_months(start, months)
     renewal = PlanRenewal(
@@ -142,10 +143,6 @@ def update_account_settings(account: Account, body: dict) -> Account:
     return account
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
 def _add_months(value: dt.datetime, months: int) -> dt.datetime:
     month_index = value.month - 1 + months
     year, month = value.year + month_index // 12, month_index % 12 + 1
@@ -160,7 +157,7 @@ def _add_months(value: dt.datetime, months: int) -> dt.datetime:
 def local_time(account: Account, value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
-    return _aware(value).astimezone(ZoneInfo(account.time_zone))
+    return as_utc(value).astimezone(ZoneInfo(account.time_zone))
 
 
 # --- members ---------------------------------------------------------------------
@@ -234,10 +231,10 @@ def ensure_admin_remains(member: Member, actor: Member | None) -> None:
     """An account always keeps an active administrator (nobody locks the account out)."""
     if member.active and member.has_profile("admin"):
         return
-    others = db.session.scalars(
-        select(Member).where(Member.active.is_(True), Member.id != member.id)
-    ).all()
-    if not any(m.has_profile("admin") for m in others):
+    another_admin = db.session.scalar(
+        select(Member.id).where(Member.active.is_(True), Member.id != member.id,
+                                Member.with_profile("admin")).limit(1))
+    if another_admin is None:
         db.session.rollback()
         raise ValidationError(
             "profiles", "A conta precisa de pelo menos um administrador ativo.", 400

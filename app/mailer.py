@@ -45,7 +45,7 @@ from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db, mail
 from app.jobs import periodic
-from app.models import OutboxMail, utcnow
+from app.models import OutboxMail, as_utc, utcnow
 from app.tenancy import UNSCOPED, account_scope
 
 log = logging.getLogger(__name__)
@@ -261,8 +261,7 @@ def _record_failure(row: _Snapshot, error: BaseException, kind: str,
                     now: dt.datetime) -> str:
     attempts = row.attempts + 1
     message = describe(error)
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(
-        tzinfo=dt.timezone.utc)
+    created = as_utc(row.created_at)
     give_up = (kind == PERMANENT and attempts >= setting("MAIL_MAX_ATTEMPTS")) or (
         kind != PERMANENT and (now - created).total_seconds() > setting("MAIL_RETRY_FOR_SECONDS"))
     if give_up:

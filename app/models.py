@@ -57,6 +57,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands DateTime(timezone=True) back naive; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
 def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -77,10 +84,7 @@ class Account(Model):
         return self.name
 
     def plan_active(self, now: dt.datetime | None = None) -> bool:
-        expires = self.plan_expires_at
-        if expires.tzinfo is None:  # SQLite returns naive UTC
-            expires = expires.replace(tzinfo=dt.timezone.utc)
-        return expires > (now or utcnow())
+        return as_utc(self.plan_expires_at) > (now or utcnow())
 
 
 class TenantMixin:
@@ -143,6 +147,15 @@ class Member(User):
 
     def has_profile(self, code: str) -> bool:
         return code in self.profile_codes()
+
+    @classmethod
+    def with_profile(cls, code: str):
+        """SQL condition: the member holds profile ``code`` (no per-row role loads)."""
+        from flask_appbuilder.security.sqla.models import Role
+
+        from config import PROFILE_ROLES
+
+        return cls.roles.any(Role.name == PROFILE_ROLES[code])
 
     def __repr__(self) -> str:
         return self.full_name or self.username

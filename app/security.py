@@ -42,9 +42,6 @@ class AccountSecurityManager(SecurityManager):
         install_jwt_messages(jwt_manager)
         return jwt_manager
 
-    def sync_roles(self) -> None:
-        sync_roles_and_permissions(self.appbuilder)
-
 
 # --- validation shared by sign-up, the member API and the member screens -----------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import PRIORITIES, Department, Member, Sector, Service, Ticket
@@ -72,7 +73,8 @@ def attendants_from_ids(ids) -> list[Member]:
     wanted = list(dict.fromkeys(_int_id(i, "attendant_ids", "Atendente") for i in ids))
     if not wanted:
         return []
-    found = {m.id: m for m in db.session.scalars(select(Member).where(Member.id.in_(wanted)))}
+    found = {m.id: m for m in db.session.scalars(
+        select(Member).options(selectinload(Member.roles)).where(Member.id.in_(wanted)))}
     for member_id in wanted:
         member = found.get(member_id)
         if member is None:

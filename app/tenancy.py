@@ -14,7 +14,9 @@ logged-in user, by session cookie or bearer token:
   the user table, which the login form and sign-up must search platform-wide.
 
 Outside a request (CLI commands, the mail worker, tests driving the workflow) code runs
-unscoped unless it enters ``account_scope(account_id)``.
+unscoped unless it enters ``account_scope(account_id)``. The rare query that must see
+across accounts on purpose (usernames and e-mails are unique platform-wide) says so with
+``.execution_options(skip_tenancy=True)``.
 """
 from __future__ import annotations
 
@@ -49,6 +51,15 @@ def current_account_id() -> int | None:
     return scope if isinstance(scope, int) else None
 
 
+def current_account() -> Account | None:
+    """The account of the current scope; None for the platform operator or anonymous.
+    (The request's user was loaded with its account, so this costs no query.)"""
+    from app.extensions import db
+
+    account_id = current_account_id()
+    return db.session.get(Account, account_id) if account_id else None
+
+
 @contextlib.contextmanager
 def account_scope(scope):
     """Run a block as one account (an int) or ``UNSCOPED`` (platform-level jobs)."""
@@ -57,12 +68,6 @@ def account_scope(scope):
         yield
     finally:
         _explicit_scope.reset(token)
-
-
-def unscoped_options() -> dict:
-    """Execution options for the rare query that must see across accounts on purpose
-    (uniqueness of usernames and e-mails is platform-wide)."""
-    return {"skip_tenancy": True}
 
 
 def _criteria_for(scope):

@@ -31,6 +31,7 @@ from app.models import (
     Ticket,
     TicketEvent,
     TicketMessage,
+    as_utc,
     department_attendant,
     utcnow,
 )
@@ -233,12 +234,6 @@ def _id(value, field: str, label: str) -> int:
     return value
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
 def _event(ticket: Ticket, type_: str, actor: Member | None, from_status, to_status,
            note=None, when=None) -> TicketEvent:
     event = TicketEvent(account_id=ticket.account_id, ticket_id=ticket.id, type=type_,
@@ -371,7 +366,7 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
         values.update(concluded_at=None, reopen_count=Ticket.reopen_count + 1)
     elif action == "approve":
         values.update(closed_at=now, auto_approved=system,
-                      sla_met=_aware(ticket.concluded_at) <= _aware(ticket.sla_due_at))
+                      sla_met=as_utc(ticket.concluded_at) <= as_utc(ticket.sla_due_at))
     elif action == "cancel":
         values["cancelled_at"] = now
     from_status, version = ticket.status, ticket.version

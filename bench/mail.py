@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,6 @@ import time
 
 PASSWORD = "senha-do-bench-123"
 MAX_SECONDS = 600
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Counter:
@@ -179,16 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tests.pgserver import PostgresServer, free_port
+
     folder = tempfile.mkdtemp(prefix="bench-mail-")
     pg = None
     if args.backend == "postgresql":
-        from tests.pgserver import PostgresServer
-
         pg = PostgresServer().start()
         database_url = pg.create_database("bench_mail")
     else:
         database_url = f"sqlite:///{os.path.join(folder, 'bench.db')}"
-    port = _free_port()
+    port = free_port()
     # The SMTP server runs in its own process: it must not share the sender's GIL.
     server = subprocess.Popen([sys.executable, "-m", "bench.mail", "--serve", str(port)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,11 +30,6 @@ from bench import load
 PASSWORD = "senha-do-bench-123"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
@@ -155,7 +148,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
-    from tests.pgserver import PostgresServer
+    from tests.pgserver import PostgresServer, free_port
 
     server = PostgresServer().start()
     upload_dir = tempfile.mkdtemp(prefix="gestor-bench-uploads-")
@@ -166,7 +159,7 @@ def main(argv: list[str]) -> int:
         data = prepare(url, upload_dir, args.tickets)
         print(f"  {data['tickets']:,} chamados na base; gerados em "
               f"{data['generated_in']:.1f} s", flush=True)
-        port = _free_port()
+        port = free_port()
         gunicorn = start_gunicorn(url, upload_dir, port, args.workers)
         cookie = login_session(port, data["attendant"])
         token = api_token(port, data["requester"])

@@ -31,16 +31,20 @@ def _bindir() -> str:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 class PostgresServer:
+    # Durability off: a throw-away server for tests and benchmarks.
+    SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=200")
+
     def __init__(self):
         self.bindir = _bindir()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = tempfile.mkdtemp(prefix="gestor-pg-")
         self.datadir = os.path.join(self.root, "data")
         self.user = None
@@ -65,20 +69,29 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         self._run(os.path.join(self.bindir, "initdb"), "-D", self.datadir, "-U", "gestor",
                   "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its data folder (after ``start``'s initdb, or a ``pause``)."""
         self._run(
             os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-l",
             os.path.join(self.root, "server.log"), "-w", "-t", "60", "start", "-o",
-            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            f"-h 127.0.0.1 -p {self.port} -k {self.root} {self.SETTINGS}",
         )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("PostgreSQL did not start")
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (a database restart, for fault tests)."""
+        self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-m", "fast",
+                  "-w", "stop")
 
     def create_database(self, name: str) -> str:
         self._run(os.path.join(self.bindir, "createdb"), "-h", "127.0.0.1", "-p",
@@ -90,20 +103,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-m", "fast",
-                      "-w", "stop")
+            self.pause()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
-
-def pause(server: PostgresServer) -> None:
-    """Stop the server but keep its data (a database restart, for fault tests)."""
-    server._run(os.path.join(server.bindir, "pg_ctl"), "-D", server.datadir, "-m", "fast",
-                "-w", "stop")
-
-
-def resume(server: PostgresServer) -> None:
-    server._run(
-        os.path.join(server.bindir, "pg_ctl"), "-D", server.datadir, "-l",
-        os.path.join(server.root, "server.log"), "-w", "-t", "60", "start", "-o",
-        f"-h 127.0.0.1 -p {server.port} -k {server.root} -c fsync=off")

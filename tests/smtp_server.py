@@ -31,17 +31,12 @@ from app import mailer, workflow
 from app.extensions import db
 from app.models import EVENTS, RECIPIENTS, Member, NotificationSetting, OutboxMail, Ticket
 from app.tenancy import UNSCOPED, account_scope
+from tests.pgserver import free_port
 
 ANSWERS = {
     "421": "421 4.3.2 Servico temporariamente indisponivel",
     "550": "550 5.7.1 Mensagem recusada",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Handler:

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Account, Member, NotificationSetting, PlanRenewal
+from app.models import Account, NotificationSetting, PlanRenewal
 from tests.conftest import PASSWORD
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import PASSWORD, build_world
 from tests.conftest import test_config as config_for
-from tests.pgserver import PostgresServer, pause, resume
+from tests.pgserver import PostgresServer
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_database_restart_gives_503_then_recovers(own_postgres, tmp_path):
             "priority": "low", "description": "Antes da queda."}
     assert client.post("/api/v1/ticket/", json=body, headers=headers).status_code == 201
 
-    pause(own_postgres)
+    own_postgres.pause()
     try:
         for path in ("/health", "/api/v1/ticket/", "/login/"):
             response = client.get(path, headers=headers)
@@ -50,7 +50,7 @@ def test_database_restart_gives_503_then_recovers(own_postgres, tmp_path):
         assert during.status_code == 503
         assert "indisponível" in during.json["message"]
     finally:
-        resume(own_postgres)
+        own_postgres.resume()
 
     assert client.get("/health").status_code == 200
     listed = client.get("/api/v1/ticket/", headers=headers)

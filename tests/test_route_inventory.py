@@ -6,7 +6,6 @@ an explicit public answer; never a 2xx with data, never a 500.
 """
 import re
 
-import pytest
 
 PUBLIC = {  # path pattern -> why it is public
     r"/": "home page (shows the sign-in and sign-up buttons to anonymous visitors)",

@@ -1,7 +1,6 @@
 """The structure resources of shared/API.md: CRUD, validation, and who may use them."""
 import pytest
 
-from tests.conftest import PASSWORD
 
 
 def test_admin_creates_sector_department_service_and_member(api, world):

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 from flask_appbuilder.api import expose
-from flask_appbuilder.security.decorators import permission_name, protect
+from flask_appbuilder.security.decorators import protect
 
 from app import accounts
 from app.api.base import ApiBase, iso
-from app.extensions import db
 from app.models import Account
 from app.security import ValidationError, rate_limited
-from app.tenancy import current_account_id
+from app.tenancy import current_account
 
 
 def serialize_account(account: Account) -> dict:
@@ -29,8 +28,7 @@ class AccountApi(ApiBase):
     method_permission_name = {"get": "get", "put": "put", "renew": "renew"}
 
     def _account(self):
-        account_id = current_account_id()
-        return db.session.get(Account, account_id) if account_id else None
+        return current_account()
 
     @expose("", methods=["GET"])
     @protect()

@@ -17,17 +17,14 @@ from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.models import as_utc
 from app.security import ValidationError
 
 MAX_PAGE_SIZE = 100
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.isoformat()
+    return None if value is None else as_utc(value).isoformat()
 
 
 class ApiBase(BaseApi):

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from app import accounts
 from app.extensions import db
-from app.models import Account, PlanRenewal
+from app.models import PlanRenewal
 from app.security import ValidationError, rate_limited
-from app.tenancy import current_account_id
+from app.tenancy import current_account
 
 
 class AccountView(BaseView):
@@ -18,8 +18,7 @@ class AccountView(BaseView):
     default_view = "show"
 
     def _account(self):
-        account_id = current_account_id()
-        return db.session.get(Account, account_id) if account_id else None
+        return current_account()
 
     @expose("/")
     @has_access

@@ -34,8 +34,8 @@ def _profile_role_names():
 
 
 def _attendant_ids():
-    rows = db.session.scalars(select(Member).where(Member.account_id.is_not(None))).all()
-    return [m.id for m in rows if m.has_profile("attendant")]
+    return list(db.session.scalars(select(Member.id).where(
+        Member.account_id.is_not(None), Member.with_profile("attendant"))))
 
 
 class AccountModelView(ModelView):

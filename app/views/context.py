@@ -1,16 +1,13 @@
 """Template context shared by every page: the account and its plan banner."""
 from flask import current_app, g
 
-from app.extensions import db
-from app.models import Account
-from app.tenancy import current_account_id
+from app.tenancy import current_account
 
 
 def install_context(appbuilder) -> None:
     @current_app.context_processor
     def account_context():
-        account_id = current_account_id()
-        account = db.session.get(Account, account_id) if account_id else None
+        account = current_account()
         user = getattr(g, "user", None)
         is_admin = bool(account and getattr(user, "is_authenticated", False)
                         and user.has_profile("admin"))

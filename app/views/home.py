@@ -2,9 +2,7 @@
 from flask import g
 from flask_appbuilder import IndexView, expose
 
-from app.extensions import db
-from app.models import Account
-from app.tenancy import current_account_id
+from app.tenancy import current_account
 
 
 class HomeView(IndexView):
@@ -12,10 +10,7 @@ class HomeView(IndexView):
 
     @expose("/")
     def index(self):
-        account = None
-        account_id = current_account_id()
-        if account_id:
-            account = db.session.get(Account, account_id)
+        account = current_account()
         user = g.user if getattr(g.user, "is_authenticated", False) else None
         profiles = user.profile_codes() if user is not None and hasattr(user, "profile_codes") \
             else set()

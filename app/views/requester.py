@@ -17,8 +17,9 @@ from sqlalchemy.orm import joinedload
 from app import attachments, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
-from app.models import PRIORITIES, Department, Service, Ticket
-from app.views.tickets import ALL_TABS, current_account, list_page, template_helpers
+from app.models import PRIORITIES, Service, Ticket
+from app.tenancy import current_account
+from app.views.tickets import ALL_TABS, list_page, template_helpers
 
 FIELDS = ("department_id", "service_id", "priority", "description")
 

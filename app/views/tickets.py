@@ -27,6 +27,7 @@ from werkzeug.exceptions import NotFound
 from app import accounts, attachments, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
+from app.tenancy import current_account
 from app.models import (
     Account,
     Attachment,
@@ -34,6 +35,7 @@ from app.models import (
     Ticket,
     TicketEvent,
     TicketMessage,
+    as_utc,
     utcnow,
 )
 
@@ -55,17 +57,6 @@ PRIORITY_RANK = {"urgent": 4, "high": 3, "medium": 2, "low": 1}
 # --- shared helpers for every ticket list and page ---------------------------------
 
 
-def current_account() -> Account | None:
-    account_id = getattr(g.user, "account_id", None)
-    return db.session.get(Account, account_id) if account_id else None
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
 def time_formatter(account: Account | None):
     """``when(value)`` -> "dd/mm/aaaa hh:mm" in the account's time zone."""
     def when(value, fmt="%d/%m/%Y %H:%M"):
@@ -74,7 +65,7 @@ def time_formatter(account: Account | None):
         if account is not None:
             local = accounts.local_time(account, value)
         else:
-            local = _aware(value).astimezone(ZoneInfo("America/Sao_Paulo"))
+            local = as_utc(value).astimezone(ZoneInfo("America/Sao_Paulo"))
         return local.strftime(fmt)
     return when
 
@@ -83,16 +74,16 @@ def sla_state(ticket: Ticket, now: dt.datetime | None = None) -> str:
     """One word for the SLA badge: ok, near, breached (still open), met, missed (closed),
     or none (cancelled)."""
     now = now or utcnow()
-    due = _aware(ticket.sla_due_at)
+    due = as_utc(ticket.sla_due_at)
     if ticket.status == "cancelled":
         return "none"
     if ticket.status == "closed":
         return "met" if ticket.sla_met else "missed"
     if ticket.status == "concluded":
-        return "met" if _aware(ticket.concluded_at) <= due else "missed"
+        return "met" if as_utc(ticket.concluded_at) <= due else "missed"
     if now > due:
         return "breached"
-    total = due - _aware(ticket.opened_at)
+    total = due - as_utc(ticket.opened_at)
     if due - now <= total * NEAR_FRACTION:
         return "near"
     return "ok"
