@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 
 from flask import g, has_request_context
 from sqlalchemy import event, false
@@ -70,16 +71,20 @@ def account_scope(scope):
         _explicit_scope.reset(token)
 
 
-def _criteria_for(scope):
+@functools.lru_cache(maxsize=4096)
+def _criteria_for(scope) -> tuple:
+    """The loader criteria of one scope, built once per scope: building them (and
+    SQLAlchemy analysing their lambdas) on every statement cost more than running most
+    of the page's queries."""
     if scope in (UNSCOPED, _RESOLVING):
-        return []
+        return ()
     if scope == NO_ACCOUNT:
-        return [
+        return (
             with_loader_criteria(TenantMixin, lambda cls: false(), include_aliases=True),
             with_loader_criteria(Account, lambda cls: false(), include_aliases=True),
-        ]
+        )
     account_id = scope
-    return [
+    return (
         with_loader_criteria(
             TenantMixin, lambda cls: cls.account_id == account_id, include_aliases=True
         ),
@@ -87,7 +92,7 @@ def _criteria_for(scope):
         with_loader_criteria(
             Member, lambda cls: cls.account_id == account_id, include_aliases=True
         ),
-    ]
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")

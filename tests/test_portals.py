@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select, update
 from app.extensions import db
 from app.models import Account, Attachment, Survey, Ticket, TicketEvent, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
+from app.views.lists import COUNT_CAP
 from tests.helpers import load_ticket, make_ticket
 
 
@@ -238,6 +239,29 @@ def test_lists_paginate_with_bounded_pages(app, web, world):
     assert second.count('class="ticket-row') == 3 and 'id="next-page"' not in second
     assert f"/chamados/{ids[0]}\"" in second          # oldest last
     assert client.get("/cliente/chamados?pagina=999999999").status_code == 200
+
+
+def test_list_rows_cut_long_descriptions_and_keep_short_ones(app, web, world):
+    long_text = "Relatório " + "x" * 300 + " FIM"
+    exact = "y" * 115                               # within truncate's leeway: shown whole
+    make_ticket(app, world, description=long_text)
+    make_ticket(app, world, description=exact)
+    text = html(web("alfa_requester").get("/cliente/chamados"))
+    snippets = re.findall(r'<div class="ticket-snippet">(.*?)</div>', text)
+    assert snippets == [exact, ("Relatório " + "x" * 300)[:109] + "…"]
+    assert "FIM" not in text
+
+
+def test_tab_badges_stop_counting_at_99(app, web, world):
+    for _ in range(COUNT_CAP + 2):
+        make_ticket(app, world)
+    make_ticket(app, world, "assumed")
+    text = html(web("alfa_attendant").get("/atendente/fila"))
+    badges = dict(re.findall(r'data-tab="([^"]+)">[^<]*<span class="badge">([^<]+)</span>',
+                             text))
+    assert badges == {"ativos": "99+", "nao-atribuidos": "99+", "andamento": "1",
+                      "aprovacao": "0"}
+    assert text.count('class="ticket-row') == 20
 
 
 def test_queue_shows_my_departments_unassigned_first_then_urgent(app, web, world):

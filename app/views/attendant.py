@@ -3,7 +3,7 @@
 The queue lists the active tickets of the departments the attendant serves: unassigned
 first, then the most urgent, then the oldest; the SLA due time is on every row with a
 yellow or red badge when near or past it. Names come in by joins and counters are
-capped (``app.views.tickets.list_page``), so the page costs the same few queries on
+capped (``app.views.lists``), so the page costs the same few queries on
 ten tickets or a million.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.models import Ticket, department_attendant
-from app.views.tickets import Tab, list_page, priority_rank
+from app.views.lists import Tab, TicketList, list_page, priority_rank
 
 QUEUE_TABS = [
     Tab("ativos", "Todos ativos", ("open", "assumed", "in_progress", "concluded")),
@@ -32,6 +32,20 @@ MINE_TABS = [
 ]
 
 
+def _mine_order(tab):
+    if tab.key in ("ativos", "aprovacao"):   # work to do: most urgent first
+        return (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
+    return (Ticket.updated_at.desc(), Ticket.id.desc())   # history: latest first
+
+
+# The department ids are bound as values, not a subquery: PostgreSQL then reads only
+# those departments' rows through the (account, department, status) index.
+QUEUE = TicketList(QUEUE_TABS, (Ticket.assignee_id.is_not(None), priority_rank().desc(),
+                                Ticket.opened_at.asc(), Ticket.id.asc()),
+                   where=Ticket.department_id.in_(bindparam("departments", expanding=True)))
+MINE = TicketList(MINE_TABS, _mine_order, where=Ticket.assignee_id == bindparam("me"))
+
+
 class AttendantView(BaseView):
     route_base = "/atendente"
     default_view = "queue"
@@ -40,15 +54,11 @@ class AttendantView(BaseView):
     @has_access
     @permission_name("queue")
     def queue(self):
-        # The department ids as values, not a subquery: PostgreSQL then reads only
-        # those departments' rows through the (account, department, status) index.
-        mine = list(db.session.scalars(select(department_attendant.c.department_id).where(
-            department_attendant.c.user_id == g.user.id)))
-        base = select(Ticket).where(Ticket.department_id.in_(mine))
-        order = (Ticket.assignee_id.is_not(None), priority_rank().desc(),
-                 Ticket.opened_at.asc(), Ticket.id.asc())
+        departments = list(db.session.scalars(
+            select(department_attendant.c.department_id)
+            .where(department_attendant.c.user_id == g.user.id)))
         return self.render_template("tickets/list.html", **list_page(
-            base, QUEUE_TABS, order, endpoint="AttendantView.queue", title="Fila de atendimento",
+            QUEUE, {"departments": departments}, endpoint="AttendantView.queue", title="Fila de atendimento",
             subtitle="Chamados dos departamentos que você atende: sem atendente primeiro, "
                      "depois os mais urgentes e os mais antigos.",
             columns=("requester", "assignee", "sla", "assume"),
@@ -58,14 +68,8 @@ class AttendantView(BaseView):
     @has_access
     @permission_name("list")
     def mine(self):
-        base = select(Ticket).where(Ticket.assignee_id == g.user.id)
-
-        def order(tab):
-            if tab.key in ("ativos", "aprovacao"):   # work to do: most urgent first
-                return (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
-            return (Ticket.updated_at.desc(), Ticket.id.desc())   # history: latest first
         return self.render_template("tickets/list.html", **list_page(
-            base, MINE_TABS, order, endpoint="AttendantView.mine", title="Meus atendimentos",
+            MINE, {"me": g.user.id}, endpoint="AttendantView.mine", title="Meus atendimentos",
             subtitle="Chamados que você assumiu: os em andamento dos mais urgentes aos de "
                      "prazo mais curto.",
             columns=("requester", "sla"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from app import attachments, workflow
@@ -19,7 +19,8 @@ from app.attachments import UploadRejected
 from app.extensions import db
 from app.models import PRIORITIES, Service, Ticket
 from app.tenancy import current_account
-from app.views.tickets import ALL_TABS, list_page, template_helpers
+from app.views.display import template_helpers
+from app.views.lists import ALL_TABS, TicketList, list_page
 
 FIELDS = ("department_id", "service_id", "priority", "description")
 
@@ -39,6 +40,9 @@ def catalogue() -> tuple[list[dict], list[dict]]:
         [{"id": s.id, "name": s.name, "department_id": s.department_id,
           "sla": {p: s.sla_hours_for(p) for p in PRIORITIES}} for s in services],
     )
+
+MINE = TicketList(ALL_TABS, (Ticket.opened_at.desc(), Ticket.id.desc()),
+                  where=Ticket.requester_id == bindparam("me"))
 
 
 class RequesterView(BaseView):
@@ -84,10 +88,8 @@ class RequesterView(BaseView):
     @has_access
     @permission_name("list")
     def mine(self):
-        base = select(Ticket).where(Ticket.requester_id == g.user.id)
         return self.render_template("tickets/list.html", **list_page(
-            base, ALL_TABS, (Ticket.opened_at.desc(), Ticket.id.desc()),
-            endpoint="RequesterView.mine", title="Meus chamados",
+            MINE, {"me": g.user.id}, endpoint="RequesterView.mine", title="Meus chamados",
             subtitle="Acompanhe seus pedidos, converse com o atendente e aprove a solução.",
             columns=("assignee", "sla", "survey"),
             empty="Você ainda não tem chamados nesta situação.",

@@ -8,41 +8,25 @@ errors come back as flashed Portuguese messages and the page is shown again with
 the user typed, nothing written. A ticket the user may not see is a 404, never a 403,
 so ids of other requesters, departments or accounts reveal nothing.
 
-The helpers at the top (tabs, capped counts, pagination, SLA badge, time zone) are
-shared by the lists of the Área do Cliente and the Área do Atendente.
+The account's ticket list (managers and administrators) is here too; the list
+machinery is app.views.lists and the display helpers app.views.display.
 """
 from __future__ import annotations
-
-import datetime as dt
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
-from app import accounts, attachments, workflow
+from app import attachments, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
+from app.models import Attachment, Survey, Ticket, TicketEvent, TicketMessage
 from app.tenancy import current_account
-from app.models import (
-    Account,
-    Attachment,
-    Survey,
-    Ticket,
-    TicketEvent,
-    TicketMessage,
-    as_utc,
-    utcnow,
-)
-
-PAGE_SIZE = 20
-MAX_PAGE = 500              # offsets stay bounded whatever the account's size
-COUNT_CAP = 99              # tab badges read at most 100 index entries: "99+" like a mail client
-NEAR_FRACTION = 0.25        # "vence em breve": the last quarter of the SLA window
+from app.views.display import template_helpers
+from app.views.lists import ALL_TABS, TicketList, list_page
 
 EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
     "opened": "fa-plus", "assumed": "fa-hand-paper-o", "started": "fa-play",
@@ -50,143 +34,9 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
     "cancelled": "fa-ban", "message": "fa-comment", "survey": "fa-star",
     "auto_approved": "fa-clock-o",
 }
-SHORT_STATUS = {**workflow.STATUS_LABELS, "concluded": "Concluído"}
-PRIORITY_RANK = {"urgent": 4, "high": 3, "medium": 2, "low": 1}
-
-
-# --- shared helpers for every ticket list and page ---------------------------------
-
-
-def time_formatter(account: Account | None):
-    """``when(value)`` -> "dd/mm/aaaa hh:mm" in the account's time zone."""
-    def when(value, fmt="%d/%m/%Y %H:%M"):
-        if value is None:
-            return "—"
-        if account is not None:
-            local = accounts.local_time(account, value)
-        else:
-            local = as_utc(value).astimezone(ZoneInfo("America/Sao_Paulo"))
-        return local.strftime(fmt)
-    return when
-
-
-def sla_state(ticket: Ticket, now: dt.datetime | None = None) -> str:
-    """One word for the SLA badge: ok, near, breached (still open), met, missed (closed),
-    or none (cancelled)."""
-    now = now or utcnow()
-    due = as_utc(ticket.sla_due_at)
-    if ticket.status == "cancelled":
-        return "none"
-    if ticket.status == "closed":
-        return "met" if ticket.sla_met else "missed"
-    if ticket.status == "concluded":
-        return "met" if as_utc(ticket.concluded_at) <= due else "missed"
-    if now > due:
-        return "breached"
-    total = due - as_utc(ticket.opened_at)
-    if due - now <= total * NEAR_FRACTION:
-        return "near"
-    return "ok"
-
-
-SLA_BADGES = {  # state -> (bootstrap label class, text shown before the due time)
-    "ok": ("label-default", "Prazo"), "near": ("label-warning", "Vence em breve"),
-    "breached": ("label-danger", "Atrasado"), "met": ("label-success", "No prazo"),
-    "missed": ("label-danger", "Fora do prazo"), "none": ("label-default", "Prazo"),
-}
-
-
-def template_helpers(account: Account | None) -> dict:
-    now = utcnow()
-    return {
-        "when": time_formatter(account),
-        "sla": lambda ticket: SLA_BADGES[sla_state(ticket, now)] + (sla_state(ticket, now),),
-        "status_labels": workflow.STATUS_LABELS,
-        "short_status": SHORT_STATUS,
-        "priority_labels": workflow.PRIORITY_LABELS,
-        "action_labels": workflow.ACTION_LABELS,
-        "account": account,
-    }
-
-
-@dataclass(frozen=True)
-class Tab:
-    key: str
-    label: str
-    statuses: tuple[str, ...] | None   # None: every status
-
-
-def int_arg(name: str, default: int = 1, maximum: int = MAX_PAGE) -> int:
-    value = request.args.get(name, "")
-    if not value.isdigit():
-        return default
-    return max(1, min(int(value), maximum))
-
-
-def tab_counts(base, tabs) -> dict:
-    """Each tab's COUNT over at most COUNT_CAP + 1 rows (a tab shows "99+" instead of
-    scanning a million tickets), all tabs in one round trip."""
-    counts = []
-    for t in tabs:
-        stmt = base if t.statuses is None else base.where(Ticket.status.in_(t.statuses))
-        inner = stmt.with_only_columns(Ticket.id).order_by(None).limit(COUNT_CAP + 1)
-        counts.append(select(func.count()).select_from(inner.subquery()).scalar_subquery())
-    return dict(zip((t.key for t in tabs), db.session.execute(select(*counts)).one()))
-
-
-def list_page(base, tabs: list[Tab], order_by, *, endpoint: str, title: str,
-              subtitle: str, columns: tuple[str, ...], empty: str, extra=None) -> dict:
-    """Everything a list page needs: the chosen tab, capped counts per tab, one page of
-    tickets with their names loaded by joins (constant query count), and paging.
-    ``order_by`` is a tuple of columns, or a function of the chosen tab returning one."""
-    chosen = request.args.get("aba")
-    tab = next((t for t in tabs if t.key == chosen), tabs[0])
-    counts = tab_counts(base, tabs)
-    stmt = base if tab.statuses is None else base.where(Ticket.status.in_(tab.statuses))
-    if callable(order_by):
-        order_by = order_by(tab)
-    page = int_arg("pagina")
-    # Two steps: pick the page's ids by sorting narrow index rows, then load those few
-    # tickets with their names. Joining first made PostgreSQL join every candidate row
-    # before sorting (30 ms instead of 8 ms on a queue of a 1M-ticket account).
-    ids = db.session.scalars(
-        stmt.with_only_columns(Ticket.id).order_by(*order_by)
-        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    ).all()
-    position = {ticket_id: index for index, ticket_id in enumerate(ids)}
-    rows = sorted(db.session.scalars(
-        select(Ticket).options(joinedload(Ticket.requester), joinedload(Ticket.assignee),
-                               joinedload(Ticket.service), joinedload(Ticket.department))
-        .where(Ticket.id.in_(ids))
-    ).unique().all(), key=lambda ticket: position[ticket.id]) if ids else []
-    has_next = len(rows) > PAGE_SIZE and page < MAX_PAGE
-    tickets = rows[:PAGE_SIZE]
-    surveyed = set()
-    if "survey" in columns and tickets:
-        surveyed = set(db.session.scalars(select(Survey.ticket_id).where(
-            Survey.ticket_id.in_([t.id for t in tickets if t.status == "closed"]))))
-    return dict(
-        tabs=tabs, tab=tab, counts=counts, count_cap=COUNT_CAP, tickets=tickets,
-        page=page, has_next=has_next, endpoint=endpoint, title=title, subtitle=subtitle,
-        columns=columns, empty=empty, surveyed=surveyed, extra=extra or {},
-        **template_helpers(current_account()),
-    )
-
-
-def priority_rank():
-    return case(PRIORITY_RANK, value=Ticket.priority, else_=0)
-
-
-# --- the ticket page ---------------------------------------------------------------
-
-ALL_TABS = [
-    Tab("todos", "Todos", None),
-    Tab("abertos", "Abertos", ("open",)),
-    Tab("andamento", "Em atendimento", ("assumed", "in_progress")),
-    Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
-    Tab("encerrados", "Encerrados", ("closed",)),
-    Tab("cancelados", "Cancelados", ("cancelled",)),
-]
+# Managers and administrators: every ticket of the account, newest first.
+ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
+ACCOUNT_LIST = TicketList(ALL_TABS, ACCOUNT_LIST_ORDER)
 
 
 class TicketView(BaseView):
@@ -203,10 +53,14 @@ class TicketView(BaseView):
     @has_access
     @permission_name("list")
     def list(self):
+        ticket_list = ACCOUNT_LIST
+        if not g.user.profile_codes() & {"admin", "manager"}:
+            # Only those two profiles hold this permission; should another ever get
+            # it, the list still shows only what that user may see.
+            ticket_list = TicketList(ALL_TABS, ACCOUNT_LIST_ORDER,
+                                     where=workflow.visible_tickets(g.user).whereclause)
         return self.render_template("tickets/list.html", **list_page(
-            workflow.visible_tickets(g.user), ALL_TABS,
-            (Ticket.opened_at.desc(), Ticket.id.desc()),
-            endpoint="TicketView.list", title="Chamados",
+            ticket_list, endpoint="TicketView.list", title="Chamados",
             subtitle="Todos os chamados da empresa (somente leitura).",
             columns=("requester", "assignee", "sla"),
             empty="Nenhum chamado nesta situação."))
