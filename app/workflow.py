@@ -153,10 +153,13 @@ def visible_tickets(actor: Member):
     return stmt.where(or_(*conditions) if conditions else false())
 
 
-def get_ticket(ticket_id, actor: Member) -> Ticket:
+def get_ticket(ticket_id, actor: Member, *options) -> Ticket:
+    """The ticket if ``actor`` may see it, else TicketNotFound; ``options`` are loader
+    options for what the caller will read (a page joins the names it shows)."""
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
         raise TicketNotFound()
-    ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
+    ticket = db.session.scalar(
+        visible_tickets(actor).where(Ticket.id == ticket_id).options(*options))
     if ticket is None:
         raise TicketNotFound()
     return ticket

@@ -37,6 +37,9 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
 # Managers and administrators: every ticket of the account, newest first.
 ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
 ACCOUNT_LIST = TicketList(ALL_TABS, ACCOUNT_LIST_ORDER)
+# What the ticket page reads of the ticket beyond its row, joined in the same query.
+PAGE_LOAD = (joinedload(Ticket.service), joinedload(Ticket.department),
+             joinedload(Ticket.sector))
 
 
 class TicketView(BaseView):
@@ -103,7 +106,7 @@ class TicketView(BaseView):
         db.session.rollback()
         flash(error.message, "danger")
         try:
-            ticket = workflow.get_ticket(ticket_id, g.user)
+            ticket = workflow.get_ticket(ticket_id, g.user, *PAGE_LOAD)
         except workflow.TicketNotFound:
             return self._not_found()
         return self.render_ticket(ticket, status=error.status, drafts=drafts)
@@ -113,7 +116,7 @@ class TicketView(BaseView):
     @permission_name("show")
     def show(self, ticket_id):
         try:
-            ticket = workflow.get_ticket(ticket_id, g.user)
+            ticket = workflow.get_ticket(ticket_id, g.user, *PAGE_LOAD)
         except workflow.TicketNotFound:
             return self._not_found()
         return self.render_ticket(ticket)
