@@ -26,6 +26,10 @@ MIN_PASSWORD = 10
 class AccountSecurityManager(SecurityManager):
     user_model = Member
 
+    def __init__(self, appbuilder):
+        self._builtin_answers: dict = {}
+        super().__init__(appbuilder)
+
     def get_user_by_id(self, pk):
         """Every request loads its user: take the roles and groups (FAB reads both for
         each permission check) and the account (every page shows its plan banner) in
@@ -36,6 +40,17 @@ class AccountSecurityManager(SecurityManager):
             select(Member).options(joinedload(Member.roles), joinedload(Member.groups),
                                    joinedload(Member.account))
             .where(Member.id == int(pk))).unique().one_or_none()
+
+    def _has_access_builtin_roles(self, role, permission_name, view_name) -> bool:
+        """FAB matches every permission of a built-in role as regular expressions on
+        each check (ten per page for the menu). The profiles are built-in roles from
+        config, fixed while the process lives, so each answer is computed once."""
+        key = (role.name, permission_name, view_name)   # names from code, a bounded set
+        answer = self._builtin_answers.get(key)
+        if answer is None:
+            answer = super()._has_access_builtin_roles(role, permission_name, view_name)
+            self._builtin_answers[key] = answer
+        return answer
 
     def create_jwt_manager(self, app):
         jwt_manager = super().create_jwt_manager(app)
