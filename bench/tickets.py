@@ -2,7 +2,8 @@
 
     python -m bench tickets [--tickets 1000000] [--seconds 10] [--workers 4]
 
-Starts a throw-away PostgreSQL on loopback, builds the schema with the real migration,
+Starts a throw-away PostgreSQL on loopback (sized like a small production server,
+bench/pg.py), builds the schema with the real migration,
 generates ``--tickets`` tickets in one account (app.generator), serves the product with
 gunicorn (``bench.wsgi``: the app plus a bare hello-world route, the ceiling), logs in an
 attendant through the real login form (CSRF on) and measures, at concurrency 1 and 8:
@@ -148,9 +149,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
-    from tests.pgserver import PostgresServer, free_port
+    from bench.pg import BenchPostgres
+    from tests.pgserver import free_port
 
-    server = PostgresServer().start()
+    server = BenchPostgres().start()
     upload_dir = tempfile.mkdtemp(prefix="gestor-bench-uploads-")
     gunicorn = None
     try:
