@@ -3,20 +3,42 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Request, current_app, jsonify, request
 from flask_appbuilder import AppBuilder
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from app.extensions import csrf, db, mail, migrate
 
 log = logging.getLogger(__name__)
 
 
+class BodyNotStored(HTTPException):
+    """The request body could not be spooled to disk (disk full, I/O error)."""
+
+    code = 400
+    description = "Não foi possível salvar o arquivo. Tente novamente."
+
+
+class AppRequest(Request):
+    """Werkzeug spools large multipart parts to temporary files while parsing the form;
+    when the disk refuses those writes, the request is refused with the same message
+    as an upload that cannot be stored, instead of a 500."""
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except OSError as error:
+            log.error("request body could not be spooled: %s", error)
+            raise BodyNotStored() from error
+
+
 def create_app(config: dict | None = None) -> Flask:
     from config import Config, PLATFORM_ROLE
 
     app = Flask(__name__, instance_relative_config=False)
+    app.request_class = AppRequest
     app.config.from_object(Config)
     if config:
         app.config.update(config)
@@ -130,10 +152,20 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(message=message), 503
         return message, 503
 
+    @app.errorhandler(BodyNotStored)
+    def body_not_stored(error):
+        if _wants_json():
+            return jsonify(message=error.description), error.code
+        return error.description, error.code
+
     @app.errorhandler(413)
     def too_large(error):
-        mb = current_app.config["MAX_UPLOAD_MB"]
-        message = f"Arquivo maior que o limite de {mb} MB."
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length is not None and request.content_length <= limit:
+            # Within the size limit: Werkzeug refused the number of parts (max_form_parts).
+            message = "O formulário enviado tem campos demais."
+        else:
+            message = f"Arquivo maior que o limite de {current_app.config['MAX_UPLOAD_MB']} MB."
         if _wants_json():
             return jsonify(message=message), 413
         return message, 413

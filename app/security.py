@@ -114,16 +114,18 @@ def validate_password(value, field: str = "password") -> str:
 
 
 def ensure_identity_free(session, username: str, email: str, exclude_id: int | None = None):
-    """Usernames and e-mails are unique across the platform: 409 when taken."""
+    """Usernames and e-mails are unique across the platform: 409 when taken. (No
+    autoflush: the member being created may be half-built, its roles set before it is
+    added to the session.)"""
     stmt = select(Member.username, Member.email).where(
         or_(func.lower(Member.username) == username.lower(),
             func.lower(Member.email) == email.lower())
     )
     if exclude_id is not None:
         stmt = stmt.where(Member.id != exclude_id)
-    for taken_username, taken_email in session.execute(
-        stmt.execution_options(skip_tenancy=True)
-    ):
+    with session.no_autoflush:
+        taken = session.execute(stmt.execution_options(skip_tenancy=True)).all()
+    for taken_username, taken_email in taken:
         if taken_username.lower() == username.lower():
             raise ValidationError("username", "Este usuário já está em uso.", 409)
         if (taken_email or "").lower() == email.lower():

@@ -284,6 +284,38 @@ def test_attachment_of_a_database_failure_is_removed_from_disk(app, api, world, 
     assert [f for f in os.listdir(app.config["UPLOAD_FOLDER"]) if not f.startswith(".")] == []
 
 
+def test_request_body_over_the_limit_is_413_in_portuguese(app, api, world):
+    """Past MAX_CONTENT_LENGTH Werkzeug stops reading; the answer still names the limit."""
+    client = api(world.users["requester"])
+    data = {k: str(v) for k, v in body(world).items()}
+    data["file"] = (io.BytesIO(b"a" * (app.config["MAX_CONTENT_LENGTH"] + 1)), "enorme.txt")
+    response = client.client.post("/api/v1/ticket/", data=data,
+                                  content_type="multipart/form-data",
+                                  headers={"Authorization": f"Bearer {client.token}"})
+    assert response.status_code == 413
+    assert response.json == {"message": f"Arquivo maior que o limite de "
+                                        f"{app.config['MAX_UPLOAD_MB']} MB."}
+    assert count(app, Ticket) == 0
+
+
+def test_thousands_of_form_parts_are_refused_and_change_nothing(app, api, web, world):
+    """HOSTILE.md: thousands of multipart parts. Werkzeug stops at max_form_parts; the
+    answer says what is wrong (not "file too large") and nothing is written."""
+    data = {k: str(v) for k, v in body(world).items()}
+    data.update({f"campo{n}": "x" for n in range(5000)})
+    client = api(world.users["requester"])
+    response = client.client.post("/api/v1/ticket/", data=data,
+                                  content_type="multipart/form-data",
+                                  headers={"Authorization": f"Bearer {client.token}"})
+    assert response.status_code == 413
+    assert response.json == {"message": "O formulário enviado tem campos demais."}
+    page = web("alfa_requester").post("/cliente/abrir", data=data,
+                                      content_type="multipart/form-data")
+    assert page.status_code == 413
+    assert "O formulário enviado tem campos demais." in page.get_data(as_text=True)
+    assert count(app, Ticket) == 0 and count(app, Attachment) == 0
+
+
 @pytest.mark.parametrize("score", [0, 6, -1, 3.5, "5", "cinco", True, None, []])
 def test_bad_scores_are_400(app, api, world, score):
     ticket_id = make_ticket(app, world, "closed")
