@@ -148,7 +148,9 @@ class Config:
     # Sessions and cookies
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # None: Secure under APP_ENV=production (behind HTTPS), not in development (finalize).
+    SESSION_COOKIE_SECURE = (None if os.environ.get("SESSION_COOKIE_SECURE") is None
+                             else os.environ["SESSION_COOKIE_SECURE"] == "1")
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
@@ -185,6 +187,8 @@ class Config:
                 raise RuntimeError(
                     "Configuração incompleta para produção: defina " + ", ".join(missing)
                 )
+        if config.get("SESSION_COOKIE_SECURE") is None:
+            config["SESSION_COOKIE_SECURE"] = config.get("APP_ENV") == "production"
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = _dev_secret_key()
         uri = config["SQLALCHEMY_DATABASE_URI"]

@@ -89,7 +89,8 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
 def start_gunicorn(database_url: str, upload_dir: str, port: int, workers: int):
     env = dict(os.environ, DATABASE_URL=database_url, UPLOAD_FOLDER=upload_dir,
                APP_ENV="production", SECRET_KEY="bench-secret-key-with-at-least-32-bytes!",
-               RATELIMIT_STORAGE_URI="memory://", MAX_UPLOAD_MB="10")
+               RATELIMIT_STORAGE_URI="memory://", MAX_UPLOAD_MB="10",
+               SESSION_COOKIE_SECURE="0")   # plain HTTP on loopback
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers),
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi:app"],

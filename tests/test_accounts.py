@@ -230,3 +230,44 @@ def test_signup_page_creates_account(app):
                                           "admin_email": "o@x.example", "admin_password": "1"})
     assert bad.status_code == 400
     assert "pelo menos 10 caracteres" in bad.get_data(as_text=True)
+
+
+def _login_cookie(client, username: str, **kw) -> str:
+    response = client.post("/login/", data={"username": username, "password": PASSWORD},
+                           **kw)
+    assert response.status_code == 302
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert len(cookies) == 1
+    return cookies[0]
+
+
+def test_session_cookie_is_httponly_and_lax(app, world):
+    cookie = _login_cookie(app.test_client(), "alfa_requester")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie                   # development serves plain HTTP
+
+
+def test_session_cookie_is_secure_in_production(app, world):
+    from app import create_app
+    from tests.conftest import test_config
+
+    production = create_app({**test_config(app.config["SQLALCHEMY_DATABASE_URI"],
+                                           app.config["UPLOAD_FOLDER"]),
+                             "APP_ENV": "production"})
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    cookie = _login_cookie(production.test_client(), "alfa_requester",
+                           base_url="https://localhost")
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_sessions_expire(app, world, monkeypatch):
+    """A session cookie older than PERMANENT_SESSION_LIFETIME is refused, even replayed."""
+    import time
+
+    client = app.test_client()
+    _login_cookie(client, "alfa_requester")
+    assert client.get("/cliente/chamados").status_code == 200
+    monkeypatch.setitem(app.config, "PERMANENT_SESSION_LIFETIME", dt.timedelta(seconds=1))
+    time.sleep(2.2)
+    response = client.get("/cliente/chamados")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
