@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, current_app, jsonify, request
+from flask import Flask, Request, current_app, g, jsonify, render_template, request
 from flask_appbuilder import AppBuilder
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import csrf, db, mail, migrate
@@ -142,7 +143,53 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+# (title, message) of the HTTP errors that have no page of their own, in pt-BR.
+HTTP_ERRORS = {
+    400: ("Requisição inválida", "Os dados enviados não puderam ser lidos."),
+    401: ("Acesso restrito", "Entre com seu usuário e senha para continuar."),
+    403: ("Acesso negado", "Seu perfil não tem permissão para isto."),
+    404: ("Página não encontrada", "O endereço não existe ou não está disponível para você."),
+    405: ("Operação não permitida", "Este endereço não aceita esta operação."),
+}
+CSRF_MESSAGE = ("O formulário expirou ou não veio desta página. Recarregue a página e "
+                "tente de novo.")
+
+
+def _error_page(code: int, title: str, message: str):
+    """JSON for the API, the site's layout for people; a plain text when even the
+    layout cannot be drawn (an error while drawing an error)."""
+    if _wants_json():
+        return jsonify(message=message), code
+    try:
+        if not hasattr(g, "user"):
+            # Refused before FAB's before_request set it (CSRF runs first).
+            from flask_login import current_user
+
+            g.user = current_user
+        appbuilder = current_app.appbuilder
+        return render_template("error.html", appbuilder=appbuilder,
+                               base_template=appbuilder.base_template, code=code,
+                               title=title, message=message), code
+    except Exception:   # noqa: BLE001 - the answer must not become a 500
+        db.session.rollback()
+        log.exception("error page could not be rendered")
+        return message, code
+
+
 def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        return _error_page(400, "Formulário expirado", CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        """Werkzeug's own pages are in English; every HTTP error without a handler of
+        its own answers in Portuguese."""
+        title, message = HTTP_ERRORS.get(
+            error.code, ("Não foi possível atender", "Não foi possível atender a "
+                         "requisição."))
+        return _error_page(error.code or 500, title, message)
+
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         db.session.rollback()
@@ -154,9 +201,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BodyNotStored)
     def body_not_stored(error):
-        if _wants_json():
-            return jsonify(message=error.description), error.code
-        return error.description, error.code
+        return _error_page(error.code, "Arquivo não salvo", error.description)
 
     @app.errorhandler(413)
     def too_large(error):
@@ -166,16 +211,12 @@ def _register_error_handlers(app: Flask) -> None:
             message = "O formulário enviado tem campos demais."
         else:
             message = f"Arquivo maior que o limite de {current_app.config['MAX_UPLOAD_MB']} MB."
-        if _wants_json():
-            return jsonify(message=message), 413
-        return message, 413
+        return _error_page(413, "Envio grande demais", message)
 
     @app.errorhandler(429)
     def too_many(error):
-        message = "Muitas requisições. Aguarde um pouco e tente novamente."
-        if _wants_json():
-            return jsonify(message=message), 429
-        return message, 429
+        return _error_page(429, "Muitas tentativas",
+                           "Muitas requisições. Aguarde um pouco e tente novamente.")
 
     @app.errorhandler(500)
     def internal(error):
