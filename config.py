@@ -137,13 +137,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     FAB_PASSWORD_COMPLEXITY_ENABLED = False  # our own rule: >= 10 characters (API.md)
 
-    # Language: Brazilian Portuguese first, English second.
+    # Language: Brazilian Portuguese only. The product's own screens are written in
+    # pt-BR without a message catalogue, so offering English switched only FAB's few
+    # strings and left a mixed page; with one language FAB hides the language menu.
     BABEL_DEFAULT_LOCALE = "pt_BR"
     BABEL_DEFAULT_FOLDER = "translations"
-    LANGUAGES = {
-        "pt_BR": {"flag": "br", "name": "Português"},
-        "en": {"flag": "gb", "name": "English"},
-    }
+    LANGUAGES = {"pt_BR": {"flag": "br", "name": "Português"}}
 
     # Sessions and cookies
     SESSION_COOKIE_HTTPONLY = True

@@ -59,3 +59,13 @@ def test_body_over_the_limit_on_a_page_is_portuguese(app, world):
             "file": (io.BytesIO(b"a" * (app.config["MAX_CONTENT_LENGTH"] + 1)), "a.txt")}
     response = client.post("/cliente/abrir", data=data, content_type="multipart/form-data")
     assert_portuguese_page(response, 413, "Arquivo maior que o limite de")
+
+
+def test_only_brazilian_portuguese_is_offered(app, world):
+    """The screens have no catalogue in another language, so none is offered: no
+    language menu, and asking for English is a 404 that changes nothing."""
+    client = app.test_client()
+    client.post("/login/", data={"username": "alfa_requester", "password": PASSWORD})
+    assert "/lang/" not in client.get("/cliente/chamados").get_data(as_text=True)
+    assert_portuguese_page(client.get("/lang/en"), 404, "Página não encontrada")
+    assert "Meus chamados" in client.get("/cliente/chamados").get_data(as_text=True)
