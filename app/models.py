@@ -274,7 +274,9 @@ class Ticket(TenantMixin, Model):
         CheckConstraint("reopen_count >= 0", name="reopen_count"),
         # The attendant's queue and the Painel's group-bys.
         Index("ix_ticket_queue", "account_id", "department_id", "status", "opened_at"),
-        Index("ix_ticket_assignee", "account_id", "assignee_id", "status"),
+        # An attendant's work by status, and their finished work latest first.
+        Index("ix_ticket_assignee", "account_id", "assignee_id", "status", "updated_at"),
+        Index("ix_ticket_assignee_recent", "account_id", "assignee_id", "updated_at"),
         Index("ix_ticket_requester", "account_id", "requester_id", "opened_at"),
         Index("ix_ticket_opened", "account_id", "opened_at"),
         Index("ix_ticket_started", "account_id", "started_at"),

@@ -32,7 +32,7 @@ class Result:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
     def line(self) -> str:
-        return (f"{self.name:<28} c={self.concurrency:<2} {self.rate:8.1f} req/s  "
+        return (f"{self.name:<30} c={self.concurrency:<2} {self.rate:8.1f} req/s  "
                 f"p50 {self.pct(50):7.1f} ms  p95 {self.pct(95):7.1f} ms  "
                 f"n={len(self.latencies)} errors={self.errors}")
 

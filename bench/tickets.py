@@ -7,8 +7,9 @@ bench/pg.py), builds the schema with the real migration,
 generates ``--tickets`` tickets in one account (app.generator), serves the product with
 gunicorn (``bench.wsgi``: the app plus a bare hello-world route, the ceiling), logs in an
 attendant through the real login form (CSRF on) and measures, at concurrency 1 and 8:
-the attendant's queue page, the ticket page, the hello-world route, and the rate of
-opening tickets with a 100 KB file through the REST API. Prints figures and the data
+the attendant's queue page, the ticket page, the attendant's finished work (the largest
+of their lists), the hello-world route, and the rate of opening tickets with a 100 KB
+file through the REST API. Prints figures and the data
 size; asserts nothing.
 """
 from __future__ import annotations
@@ -193,6 +194,8 @@ def main(argv: list[str]) -> int:
             for name, maker in (("hello-world (teto)", page("/__bench/hello")),
                                 ("fila do atendente", page("/atendente/fila")),
                                 ("página do chamado", ticket_page),
+                                ("meus atendimentos encerrados",
+                                 page("/atendente/meus?aba=encerrados")),
                                 ("abrir chamado + 100 KB", open_ticket)):
                 if concurrency == 1:  # warm caches and workers; not counted
                     load.run(name, "127.0.0.1", port, maker, 4, min(3.0, args.seconds))
