@@ -206,3 +206,42 @@ def test_delete_department_with_no_tickets(api, world):
     new = admin.post("/api/v1/department/", json={"name": "Temporário"}).json["id"]
     assert admin.delete(f"/api/v1/department/{new}").status_code == 200
     assert admin.get(f"/api/v1/department/{new}").status_code == 404
+
+
+@pytest.mark.parametrize("resource", ["member", "sector", "department", "service"])
+def test_lists_do_not_query_per_row(app, api, world, resource):
+    """The member list read each member's roles one by one (105 queries for a page of
+    100 at 1M tickets); every list costs the same few queries however many rows."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    client = api(world.users["admin"])
+
+    def queries() -> int:
+        statements = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: statements.append(args[2])   # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            response = client.get(f"/api/v1/{resource}/?q=(page_size:100)")
+            assert response.status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(statements), response.json["count"]
+
+    few, rows_before = queries()
+    for n in range(6):
+        client.post("/api/v1/member/", json={
+            "first_name": "Extra", "last_name": str(n), "username": f"extra{n}",
+            "email": f"extra{n}@alfa.example", "password": "senha-extra-123",
+            "profiles": ["attendant", "requester"]})
+        client.post("/api/v1/sector/", json={"name": f"Setor {n}"})
+        department = client.post("/api/v1/department/", json={
+            "name": f"Depto {n}", "attendant_ids": [world.users["attendant"]]}).json["id"]
+        client.post("/api/v1/service/", json={"name": f"Serviço {n}",
+                                              "department_id": department, "sla_hours": 4})
+    many, rows_after = queries()
+    assert rows_after == rows_before + 6
+    assert many == few

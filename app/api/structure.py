@@ -80,8 +80,10 @@ class MemberApi(ResourceApi):
     filter_columns = ("username", "email", "sector_id", "active")
 
     def base_query(self):
-        # The platform operator has no account; members are the account's users.
-        return select(Member).where(Member.account_id.is_not(None))
+        # The platform operator has no account; members are the account's users. Their
+        # roles in one more query for the whole page, not one per member.
+        return select(Member).where(Member.account_id.is_not(None)).options(
+            selectinload(Member.roles))
 
     def serialize(self, obj):
         return {"id": obj.id, "first_name": obj.first_name, "last_name": obj.last_name,
