@@ -102,3 +102,41 @@ def test_admin_renews_plan_through_the_account_page(app, web, world):
     assert "Plano renovado até" in response.get_data(as_text=True)
     bad = client.post("/conta/renovar", data={"months": "99"}, follow_redirects=True)
     assert "Informe de 1 a 24 meses" in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/memberview/list/", "/departmentview/list/",
+                                 "/serviceview/list/", "/sectorview/list/"])
+def test_admin_lists_do_not_query_per_row(app, api, web, world, url):
+    """FAB read each member's roles, each department's attendants and each service's
+    department one query per row (app.views.admin.EagerInterface)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    client = web("alfa_admin")
+
+    def queries() -> int:
+        statements = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: statements.append(args[2])   # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    few = queries()
+    admin = api(world.users["admin"])
+    for n in range(5):
+        sector = admin.post("/api/v1/sector/", json={"name": f"Setor {n}"}).json["id"]
+        admin.post("/api/v1/member/", json={
+            "first_name": "Extra", "last_name": str(n), "username": f"extra{n}",
+            "email": f"extra{n}@alfa.example", "password": "senha-extra-123",
+            "profiles": ["attendant"], "sector_id": sector})
+        department = admin.post("/api/v1/department/", json={
+            "name": f"Depto {n}", "attendant_ids": [world.users["attendant"]]}).json["id"]
+        admin.post("/api/v1/service/", json={"name": f"Serviço {n}",
+                                             "department_id": department, "sla_hours": 4})
+    assert queries() == few

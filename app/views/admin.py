@@ -13,6 +13,7 @@ from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import PasswordField
 from wtforms.validators import EqualTo, Optional
 
@@ -36,6 +37,20 @@ def _profile_role_names():
 def _attendant_ids():
     return list(db.session.scalars(select(Member.id).where(
         Member.account_id.is_not(None), Member.with_profile("attendant"))))
+
+
+class EagerInterface(SQLAInterface):
+    """FAB's SQLAInterface, loading the named relationships of a list page with the
+    page: FAB read each row's many-to-many (roles, attendants) and custom-join
+    relationships (a service's department) one query per row."""
+
+    def __init__(self, obj, eager: tuple[str, ...] = ()):
+        super().__init__(obj)
+        self.eager = eager
+
+    def apply_all(self, query, *args, **kwargs):
+        query = super().apply_all(query, *args, **kwargs)
+        return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
 
 
 class AccountModelView(ModelView):
@@ -79,7 +94,7 @@ class SectorView(AccountModelView):
 
 
 class MemberView(AccountModelView):
-    datamodel = SQLAInterface(Member)
+    datamodel = EagerInterface(Member, eager=("roles", "sector"))
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     list_title = show_title = _l("Membros")
     add_title = _l("Novo membro")
@@ -163,7 +178,7 @@ class MemberView(AccountModelView):
 
 
 class DepartmentView(AccountModelView):
-    datamodel = SQLAInterface(Department)
+    datamodel = EagerInterface(Department, eager=("attendants",))
     list_title = show_title = _l("Departamentos")
     add_title = _l("Novo departamento")
     edit_title = _l("Editar departamento")
@@ -196,7 +211,7 @@ class DepartmentView(AccountModelView):
 
 
 class ServiceView(AccountModelView):
-    datamodel = SQLAInterface(Service)
+    datamodel = EagerInterface(Service, eager=("department",))
     list_title = show_title = _l("Serviços")
     add_title = _l("Novo serviço")
     edit_title = _l("Editar serviço")
