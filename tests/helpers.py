@@ -41,3 +41,24 @@ def load_ticket(app, world, ticket_id) -> dict:
         data = {c.name: getattr(ticket, c.name) for c in Ticket.__table__.columns}
         db.session.remove()
     return data
+
+
+def count_queries(app, client, url) -> tuple[int, object]:
+    """(how many SQL statements a GET of ``url`` ran, its response); the GET must
+    succeed. For the "no query per row" tests."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def listener(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(statements), response

@@ -9,13 +9,13 @@ import struct
 import zlib
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Account, Attachment, Survey, Ticket, TicketEvent, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
 from app.views.lists import COUNT_CAP
-from tests.helpers import load_ticket, make_ticket
+from tests.helpers import count_queries, load_ticket, make_ticket
 
 
 def png_bytes():
@@ -315,19 +315,7 @@ def test_sla_due_time_is_shown_in_the_accounts_time_zone(app, web, world):
 
 
 def _count_queries(app, client, url) -> int:
-    statements = []
-
-    def listener(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return len(statements)
+    return count_queries(app, client, url)[0]
 
 
 @pytest.mark.parametrize("username, url", [

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Member, Sector
-
+from tests.helpers import count_queries
 
 SCREENS = ["/sectorview/list/", "/memberview/list/", "/departmentview/list/",
            "/serviceview/list/", "/conta/"]
@@ -109,23 +109,10 @@ def test_admin_renews_plan_through_the_account_page(app, web, world):
 def test_admin_lists_do_not_query_per_row(app, api, web, world, url):
     """FAB read each member's roles, each department's attendants and each service's
     department one query per row (app.views.admin.EagerInterface)."""
-    from sqlalchemy import event
-
-    from app.extensions import db
-
     client = web("alfa_admin")
 
     def queries() -> int:
-        statements = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: statements.append(args[2])   # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert client.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(statements)
+        return count_queries(app, client, url)[0]
 
     few = queries()
     admin = api(world.users["admin"])

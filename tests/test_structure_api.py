@@ -1,6 +1,7 @@
 """The structure resources of shared/API.md: CRUD, validation, and who may use them."""
 import pytest
 
+from tests.helpers import count_queries
 
 
 def test_admin_creates_sector_department_service_and_member(api, world):
@@ -212,24 +213,11 @@ def test_delete_department_with_no_tickets(api, world):
 def test_lists_do_not_query_per_row(app, api, world, resource):
     """The member list read each member's roles one by one (105 queries for a page of
     100 at 1M tickets); every list costs the same few queries however many rows."""
-    from sqlalchemy import event
-
-    from app.extensions import db
-
     client = api(world.users["admin"])
 
-    def queries() -> int:
-        statements = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: statements.append(args[2])   # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            response = client.get(f"/api/v1/{resource}/?q=(page_size:100)")
-            assert response.status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(statements), response.json["count"]
+    def queries() -> tuple[int, int]:
+        count, response = count_queries(app, client, f"/api/v1/{resource}/?q=(page_size:100)")
+        return count, response.json["count"]
 
     few, rows_before = queries()
     for n in range(6):
