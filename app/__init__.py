@@ -5,9 +5,9 @@ import logging
 
 from flask import Flask, Request, current_app, g, jsonify, render_template, request
 from flask_appbuilder import AppBuilder
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import csrf, db, mail, migrate
@@ -36,7 +36,7 @@ class AppRequest(Request):
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from config import Config, PLATFORM_ROLE
+    from config import PLATFORM_ROLE, Config
 
     app = Flask(__name__, instance_relative_config=False)
     app.request_class = AppRequest
