@@ -76,6 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
                 csrf.exempt(blueprint)
 
     _guard_unknown_fab_actions(app)
+    _guard_id_ranges(app)
     _register_platform_routes(app)
     _register_error_handlers(app)
     _register_security_headers(app)
@@ -105,6 +106,51 @@ def _project_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent
+
+
+FAB_PAGE_ARGS = ("page_", "psize_")
+FAB_MAX_PAGE_SIZE = 100
+
+
+def _guard_id_ranges(app: Flask) -> None:
+    """Numbers FAB and our views would pass straight to the database, checked first:
+
+    * an id in a path (ours are ``<int:...>``, FAB's ``<pk>`` is text) beyond what an
+      INTEGER column holds names no row: 404 (SQLite raised OverflowError, a 500);
+    * FAB's list paging arguments (``page_<View>``, ``psize_<View>``) must be small
+      whole numbers: FAB calls int() on them (a 500 for "abc") and would fetch any
+      page size asked for;
+    * FAB's list ordering (``_oc_<View>``) must name one of the view's order columns:
+      FAB ordered by any column, hidden ones included (``_oc_MemberView=password``),
+      and answered 500 for an unknown one.
+
+    Anything else is a 400.
+    """
+    from flask import abort
+    from flask_appbuilder.baseviews import BaseCRUDView
+
+    from app.models import MAX_ID
+
+    def order_columns(view_name: str):
+        for view in app.appbuilder.baseviews:
+            if isinstance(view, BaseCRUDView) and view.__class__.__name__ == view_name:
+                return view.order_columns or ()
+        return ()
+
+    @app.before_request
+    def ids_in_range():
+        for key, value in (request.view_args or {}).items():
+            if isinstance(value, str) and key == "pk" and value.isdigit():
+                value = int(value)
+            if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                abort(404)
+        for key, value in request.args.items():
+            if key.startswith(FAB_PAGE_ARGS):
+                limit = FAB_MAX_PAGE_SIZE if key.startswith("psize_") else MAX_ID
+                if not (value.isdigit() and int(value) <= limit):
+                    abort(400)
+            elif key.startswith("_oc_") and value not in order_columns(key[len("_oc_"):]):
+                abort(400)
 
 
 def _guard_unknown_fab_actions(app: Flask) -> None:

@@ -53,6 +53,11 @@ RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 
+# Every id is an INTEGER (4 bytes on PostgreSQL): a larger number names no row, and
+# passing one to the database is an overflow error (SQLite) rather than "not found".
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import PRIORITIES, Department, Member, Sector, Service, Ticket
+from app.models import MAX_ID, PRIORITIES, Department, Member, Sector, Service, Ticket
 from app.security import ValidationError, clean_text
 
 
 def _int_id(value, field: str, label: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise ValidationError(field, f"{label}: informe um id numérico.")
     return value
 

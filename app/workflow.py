@@ -21,6 +21,7 @@ from app import attachments, notifications
 from app.extensions import db
 from app.jobs import periodic
 from app.models import (
+    MAX_ID,
     PRIORITIES,
     Account,
     Attachment,
@@ -232,7 +233,7 @@ def _text(value, field: str, label: str, max_len: int, required: bool = True) ->
 def _id(value, field: str, label: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise InvalidInput(f"{label}: informe um id numérico.", field)
     return value
 

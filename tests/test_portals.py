@@ -264,6 +264,38 @@ def test_tab_badges_stop_counting_at_99(app, web, world):
     assert text.count('class="ticket-row') == 20
 
 
+@pytest.mark.parametrize("typed", ["{id}", " #{id} ", "#{id}"])
+def test_ticket_number_box_opens_the_ticket(app, web, world, typed):
+    ticket_id = make_ticket(app, world)
+    client = web("alfa_requester")
+    assert 'name="numero"' in html(client.get("/cliente/chamados"))
+    response = client.get("/chamados/ir", query_string={"numero": typed.format(id=ticket_id),
+                                                        "origem": "RequesterView.mine"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/chamados/{ticket_id}")
+
+
+def test_ticket_number_box_reveals_nothing_and_refuses_junk(app, web, world, other_world):
+    theirs = make_ticket(app, world, requester="requester2")
+    client = web("alfa_requester")
+    # Another requester's number leads to the same 404 as any id the user may not see.
+    response = client.get("/chamados/ir", query_string={"numero": str(theirs)},
+                          follow_redirects=True)
+    assert response.status_code == 404
+    for junk, back in (("abc", "/cliente/chamados"), ("", "/cliente/chamados"),
+                       ("9" * 13, "/cliente/chamados"), ("1; DROP", "/cliente/chamados")):
+        response = client.get("/chamados/ir", query_string={"numero": junk,
+                                                            "origem": "RequesterView.mine"})
+        assert response.status_code == 302 and response.headers["Location"].endswith(back)
+        assert "Informe o número do chamado" in html(client.get(back))
+    # The way back is only ever one of the lists, never a URL from the query string.
+    response = client.get("/chamados/ir", query_string={"numero": "x",
+                                                        "origem": "//evil.example"})
+    assert response.headers["Location"] in ("/", "http://localhost/")
+    huge = client.get("/chamados/" + "9" * 30)
+    assert huge.status_code == 404
+
+
 def test_queue_shows_my_departments_unassigned_first_then_urgent(app, web, world):
     with app.app_context():
         pass

@@ -127,3 +127,39 @@ def test_admin_lists_do_not_query_per_row(app, api, web, world, url):
         admin.post("/api/v1/service/", json={"name": f"Serviço {n}",
                                              "department_id": department, "sla_hours": 4})
     assert queries() == few
+
+
+HUGE = "9" * 30
+
+
+@pytest.mark.parametrize("path", [f"/memberview/show/{HUGE}", f"/memberview/edit/{HUGE}",
+                                  f"/sectorview/show/{HUGE}", f"/departmentview/edit/{HUGE}",
+                                  f"/serviceview/show/{HUGE}", f"/chamados/{HUGE}",
+                                  f"/chamados/1/anexos/{HUGE}"])
+def test_ids_beyond_the_integer_range_are_404_not_500(web, world, path):
+    assert web("alfa_admin").get(path).status_code == 404
+
+
+@pytest.mark.parametrize("query, status", [
+    ("page_MemberView=abc", 400), (f"page_MemberView={HUGE}", 400),
+    (f"psize_MemberView={HUGE}", 400), ("psize_MemberView=1000", 400),
+    ("psize_MemberView=50", 200), ("page_MemberView=3", 200),
+    ("_oc_MemberView=password&_od_MemberView=asc", 400),      # a hidden column
+    ("_oc_MemberView=nada&_od_MemberView=asc", 400),          # FAB answered 500
+    ("_oc_MemberView=last_name&_od_MemberView=desc", 200),
+])
+def test_list_arguments_of_the_screens_are_checked(web, world, query, status):
+    response = web("alfa_admin").get(f"/memberview/list/?{query}")
+    assert response.status_code == status
+    if status == 400:
+        assert "Requisição inválida" in response.get_data(as_text=True)
+
+
+def test_screens_still_sort_by_their_columns(web, world):
+    text = web("alfa_admin").get(
+        "/memberview/list/?_oc_MemberView=username&_od_MemberView=desc").get_data(as_text=True)
+    usernames = [u for u in ("alfa_requester2", "alfa_requester", "alfa_manager",
+                             "alfa_attendant_other", "alfa_attendant2", "alfa_attendant",
+                             "alfa_admin") if u in text]
+    positions = [text.index(f">{u}<") for u in usernames]
+    assert len(usernames) == 7 and positions == sorted(positions)

@@ -400,3 +400,25 @@ def test_text_is_stored_verbatim_and_returned_as_json_text(app, api, world):
                                                   json=body(world, description=hostile))
     assert response.status_code == 201
     assert response.json["result"]["description"] == hostile
+
+
+HUGE = 10**30
+
+
+@pytest.mark.parametrize("path", [f"/api/v1/ticket/{HUGE}", f"/api/v1/ticket/{HUGE}/events",
+                                  f"/api/v1/ticket/{HUGE}/messages",
+                                  f"/api/v1/attachment/{HUGE}", f"/api/v1/sector/{HUGE}",
+                                  f"/api/v1/member/{2**31}"])
+def test_ids_beyond_the_integer_range_are_404_not_500(app, api, world, path):
+    assert api(world.users["admin"]).get(path).status_code == 404
+
+
+@pytest.mark.parametrize("field", ["department_id", "service_id"])
+def test_huge_ids_in_a_body_are_400_and_change_nothing(app, api, world, field):
+    response = api(world.users["requester"]).post("/api/v1/ticket/",
+                                                  json=body(world, **{field: HUGE}))
+    assert response.status_code == 400 and response.json["field"] == field
+    response = api(world.users["admin"]).post("/api/v1/service/", json={
+        "name": "Novo", "department_id": HUGE, "sla_hours": 4})
+    assert response.status_code == 400 and response.json["field"] == "department_id"
+    assert count(app, Ticket) == 0

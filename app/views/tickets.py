@@ -37,6 +37,9 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
 # Managers and administrators: every ticket of the account, newest first.
 ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
 ACCOUNT_LIST = TicketList(ALL_TABS, ACCOUNT_LIST_ORDER)
+# Lists with the "Ir para o chamado nº" box, where a bad number sends the user back.
+LIST_ENDPOINTS = {"TicketView.list", "AttendantView.queue", "AttendantView.mine",
+                  "RequesterView.mine"}
 # What the ticket page reads of the ticket beyond its row, joined in the same query.
 PAGE_LOAD = (joinedload(Ticket.service), joinedload(Ticket.department),
              joinedload(Ticket.sector))
@@ -67,6 +70,19 @@ class TicketView(BaseView):
             subtitle="Todos os chamados da empresa (somente leitura).",
             columns=("requester", "assignee", "sla"),
             empty="Nenhum chamado nesta situação."))
+
+    @expose("/ir")
+    @has_access
+    @permission_name("show")
+    def jump(self):
+        """"Ir para o chamado nº" in every list: the ticket page of the number typed
+        (which answers 404 for a ticket the user may not see, like any other id)."""
+        number = request.args.get("numero", "").strip().lstrip("#").strip()
+        if number.isdigit() and len(number) <= 12:
+            return redirect(url_for("TicketView.show", ticket_id=int(number)))
+        flash("Informe o número do chamado, por exemplo 1234.", "warning")
+        back = request.args.get("origem")
+        return redirect(url_for(back if back in LIST_ENDPOINTS else "HomeView.index"))
 
     def render_ticket(self, ticket: Ticket, *, status: int = 200, drafts: dict | None = None):
         user = g.user
