@@ -194,3 +194,19 @@ def test_queue_shows_sla_badges_in_the_browser(page_for, world, app, backend):
     assert page.locator(f"tr[data-ticket='{ids['urgent']}'] .sla-breached").count() == 1
     assert page.locator(f"tr[data-ticket='{ids['high']}'] .sla-near").count() == 1
     screenshot(page, f"journey-18-fila-com-prazos-{backend}")
+
+
+def test_attendant_goes_to_a_ticket_by_its_number(page_for, world, app, backend):
+    ticket_id = make_ticket(app, world, "open")
+    page = page_for("alfa_attendant")
+    page.goto("/atendente/fila")
+    page.fill("#ticket-number", f"#{ticket_id}")
+    page.press("#ticket-number", "Enter")
+    page.wait_for_url(re.compile(rf".*/chamados/{ticket_id}$"))
+    assert page.locator("h1, h2").first.is_visible()
+    page.goto("/atendente/fila")
+    page.fill("#ticket-number", "abc")
+    page.click(".ticket-jump button[type=submit]")
+    page.wait_for_url(re.compile(r".*/atendente/fila$"))
+    assert "Informe o número do chamado" in page.content()
+    screenshot(page, f"journey-20-numero-invalido-{backend}")
