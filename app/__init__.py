@@ -22,6 +22,15 @@ class BodyNotStored(HTTPException):
     description = "Não foi possível salvar o arquivo. Tente novamente."
 
 
+class InvalidCharacters(HTTPException):
+    """NUL in a query string, or in a form the generated screens would pass to the
+    database as it is (PostgreSQL refuses NUL in text; FAB's own unique validators
+    query with the raw value before our checks run)."""
+
+    code = 400
+    description = "Os dados enviados contêm caracteres inválidos."
+
+
 class AppRequest(Request):
     """Werkzeug spools large multipart parts to temporary files while parsing the form;
     when the disk refuses those writes, the request is refused with the same message
@@ -120,6 +129,8 @@ def _guard_id_ranges(app: Flask) -> None:
     * FAB's list paging arguments (``page_<View>``, ``psize_<View>``) must be small
       whole numbers: FAB calls int() on them (a 500 for "abc") and would fetch any
       page size asked for;
+    * no NUL in the query string (PostgreSQL refuses it in text; FAB's search filters
+      passed it on, a 500);
     * FAB's list ordering (``_oc_<View>``) must name one of the view's order columns:
       FAB ordered by any column, hidden ones included (``_oc_MemberView=password``),
       and answered 500 for an unknown one.
@@ -144,7 +155,9 @@ def _guard_id_ranges(app: Flask) -> None:
                 value = int(value)
             if isinstance(value, int) and not 0 <= value <= MAX_ID:
                 abort(404)
-        for key, value in request.args.items():
+        for key, value in request.args.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise InvalidCharacters()   # FAB's search filters passed it to the database
             if key.startswith(FAB_PAGE_ARGS):
                 limit = FAB_MAX_PAGE_SIZE if key.startswith("psize_") else MAX_ID
                 if not (value.isdigit() and int(value) <= limit):
@@ -155,9 +168,22 @@ def _guard_id_ranges(app: Flask) -> None:
 
 def _guard_unknown_fab_actions(app: Flask) -> None:
     """FAB's ModelView answers /<view>/action/<unknown name>/<pk> (and action_post) with a
-    500 before checking anything; an unknown action is simply not found."""
+    500 before checking anything; an unknown action is simply not found. Its add and
+    edit forms ran their unique validators on text with NUL (a 500 on PostgreSQL): such
+    a form is refused first."""
     from flask import abort
     from flask_appbuilder.baseviews import BaseCRUDView
+
+    @app.before_request
+    def no_nul_in_generated_forms():
+        if request.method != "POST":
+            return None
+        view = getattr(app.view_functions.get(request.endpoint or ""), "__self__", None)
+        if isinstance(view, BaseCRUDView) and any(
+                "\x00" in key or "\x00" in value
+                for key, value in request.form.items(multi=True)):
+            raise InvalidCharacters()
+        return None
 
     @app.before_request
     def unknown_action():
@@ -227,6 +253,13 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_failed(error):
         return _error_page(400, "Formulário expirado", CSRF_MESSAGE)
 
+    from dash.exceptions import DependencyException
+
+    @app.errorhandler(DependencyException)
+    def dash_asset_not_found(error):
+        """Dash raises (a 500) for an asset path of a library it does not serve."""
+        return _error_page(404, *HTTP_ERRORS[404])
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         """Werkzeug's own pages are in English; every HTTP error without a handler of
@@ -244,6 +277,10 @@ def _register_error_handlers(app: Flask) -> None:
         if _wants_json():
             return jsonify(message=message), 503
         return message, 503
+
+    @app.errorhandler(InvalidCharacters)
+    def invalid_characters(error):
+        return _error_page(error.code, "Caracteres inválidos", error.description)
 
     @app.errorhandler(BodyNotStored)
     def body_not_stored(error):
