@@ -84,8 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
             if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
                 csrf.exempt(blueprint)
 
-    _guard_unknown_fab_actions(app)
-    _guard_id_ranges(app)
+    _guard_request_input(app)
     _register_platform_routes(app)
     _register_error_handlers(app)
     _register_security_headers(app)
@@ -121,35 +120,37 @@ FAB_PAGE_ARGS = ("page_", "psize_")
 FAB_MAX_PAGE_SIZE = 100
 
 
-def _guard_id_ranges(app: Flask) -> None:
-    """Numbers FAB and our views would pass straight to the database, checked first:
+def _guard_request_input(app: Flask) -> None:
+    """What FAB and our views would pass straight to the database, checked once per
+    request before any view runs (each of these was a 500, or worse):
 
     * an id in a path (ours are ``<int:...>``, FAB's ``<pk>`` is text) beyond what an
-      INTEGER column holds names no row: 404 (SQLite raised OverflowError, a 500);
+      INTEGER column holds names no row: 404 (SQLite raised OverflowError);
+    * no NUL in the query string, nor in a form of FAB's generated screens
+      (PostgreSQL refuses NUL in text; FAB's search filters and unique validators
+      passed it on before our own checks): InvalidCharacters;
     * FAB's list paging arguments (``page_<View>``, ``psize_<View>``) must be small
-      whole numbers: FAB calls int() on them (a 500 for "abc") and would fetch any
-      page size asked for;
-    * no NUL in the query string (PostgreSQL refuses it in text; FAB's search filters
-      passed it on, a 500);
-    * FAB's list ordering (``_oc_<View>``) must name one of the view's order columns:
-      FAB ordered by any column, hidden ones included (``_oc_MemberView=password``),
-      and answered 500 for an unknown one.
+      whole numbers (FAB calls int() on them and fetches any page size asked for);
+    * FAB's list ordering (``_oc_<View>``) must name one of that view's order columns
+      (FAB ordered by any column, hidden ones included: ``_oc_MemberView=password``);
+    * FAB's ``/<view>/action/<name>`` must name one of the view's actions (FAB
+      answered an unknown one with a 500): 404.
 
-    Anything else is a 400.
+    Other refusals are a 400.
     """
     from flask import abort
     from flask_appbuilder.baseviews import BaseCRUDView
 
     from app.models import MAX_ID
 
-    def order_columns(view_name: str):
+    def crud_view(view_name: str):
         for view in app.appbuilder.baseviews:
             if isinstance(view, BaseCRUDView) and view.__class__.__name__ == view_name:
-                return view.order_columns or ()
-        return ()
+                return view
+        return None
 
     @app.before_request
-    def ids_in_range():
+    def check_input():
         for key, value in (request.view_args or {}).items():
             if isinstance(value, str) and key == "pk" and value.isdigit():
                 value = int(value)
@@ -157,47 +158,28 @@ def _guard_id_ranges(app: Flask) -> None:
                 abort(404)
         for key, value in request.args.items(multi=True):
             if "\x00" in key or "\x00" in value:
-                raise InvalidCharacters()   # FAB's search filters passed it to the database
+                raise InvalidCharacters()
             if key.startswith(FAB_PAGE_ARGS):
                 limit = FAB_MAX_PAGE_SIZE if key.startswith("psize_") else MAX_ID
                 if not (value.isdigit() and int(value) <= limit):
                     abort(400)
-            elif key.startswith("_oc_") and value not in order_columns(key[len("_oc_"):]):
-                abort(400)
-
-
-def _guard_unknown_fab_actions(app: Flask) -> None:
-    """FAB's ModelView answers /<view>/action/<unknown name>/<pk> (and action_post) with a
-    500 before checking anything; an unknown action is simply not found. Its add and
-    edit forms ran their unique validators on text with NUL (a 500 on PostgreSQL): such
-    a form is refused first."""
-    from flask import abort
-    from flask_appbuilder.baseviews import BaseCRUDView
-
-    @app.before_request
-    def no_nul_in_generated_forms():
-        if request.method != "POST":
-            return None
-        view = getattr(app.view_functions.get(request.endpoint or ""), "__self__", None)
-        if isinstance(view, BaseCRUDView) and any(
+            elif key.startswith("_oc_"):
+                view = crud_view(key[len("_oc_"):])
+                if view is None or value not in (view.order_columns or ()):
+                    abort(400)
+        endpoint = request.endpoint or ""
+        view = getattr(app.view_functions.get(endpoint), "__self__", None)
+        if not isinstance(view, BaseCRUDView):
+            return   # our views and the REST API (its own /ticket/<id>/<action>)
+        if request.method == "POST" and any(
                 "\x00" in key or "\x00" in value
                 for key, value in request.form.items(multi=True)):
             raise InvalidCharacters()
-        return None
-
-    @app.before_request
-    def unknown_action():
-        endpoint = request.endpoint or ""
-        if not endpoint.endswith((".action", ".action_post")):
-            return None
-        view = getattr(app.view_functions.get(endpoint), "__self__", None)
-        if not isinstance(view, BaseCRUDView):
-            return None  # e.g. the REST API's own /ticket/<id>/<action>
-        name = (request.view_args or {}).get("name") if endpoint.endswith(".action") \
-            else request.form.get("action")
-        if name not in view.actions:
-            abort(404)
-        return None
+        if endpoint.endswith((".action", ".action_post")):
+            name = (request.view_args or {}).get("name") if endpoint.endswith(".action") \
+                else request.form.get("action")
+            if name not in view.actions:
+                abort(404)
 
 
 def _register_platform_routes(app: Flask) -> None:

@@ -132,7 +132,8 @@ OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "concluded")
 # --- who sees what -----------------------------------------------------------------
 
 
-def _attendant_departments(actor: Member):
+def attendant_departments(actor: Member):
+    """SELECT of the ids of the departments ``actor`` attends."""
     return select(department_attendant.c.department_id).where(
         department_attendant.c.user_id == actor.id)
 
@@ -149,7 +150,7 @@ def visible_tickets(actor: Member):
     if "requester" in profiles:
         conditions.append(Ticket.requester_id == actor.id)
     if "attendant" in profiles:
-        conditions.append(Ticket.department_id.in_(_attendant_departments(actor)))
+        conditions.append(Ticket.department_id.in_(attendant_departments(actor)))
         conditions.append(Ticket.assignee_id == actor.id)
     return stmt.where(or_(*conditions) if conditions else false())
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 
+from app import workflow
 from app.extensions import db
-from app.models import Ticket, department_attendant
+from app.models import Ticket
 from app.views.lists import Tab, TicketList, list_page, priority_rank
 
 QUEUE_TABS = [
@@ -54,9 +55,7 @@ class AttendantView(BaseView):
     @has_access
     @permission_name("queue")
     def queue(self):
-        departments = list(db.session.scalars(
-            select(department_attendant.c.department_id)
-            .where(department_attendant.c.user_id == g.user.id)))
+        departments = list(db.session.scalars(workflow.attendant_departments(g.user)))
         return self.render_template("tickets/list.html", **list_page(
             QUEUE, {"departments": departments}, endpoint="AttendantView.queue", title="Fila de atendimento",
             subtitle="Chamados dos departamentos que você atende: sem atendente primeiro, "

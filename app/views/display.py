@@ -53,6 +53,12 @@ def sla_state(ticket: Ticket, now: dt.datetime | None = None) -> str:
     return "ok"
 
 
+def sla_badge(ticket, now: dt.datetime) -> tuple[str, str, str]:
+    """(label class, text, state) of a ticket's SLA badge."""
+    state = sla_state(ticket, now)
+    return SLA_BADGES[state] + (state,)
+
+
 def id_url(endpoint: str, **values):
     """``url_for`` once per page instead of once per row: ``id_url(e)(42)`` is
     ``url_for(e, ticket_id=42)``."""
@@ -65,7 +71,7 @@ def template_helpers(account: Account | None) -> dict:
     now = utcnow()
     return {
         "when": time_formatter(account),
-        "sla": lambda ticket: SLA_BADGES[sla_state(ticket, now)] + (sla_state(ticket, now),),
+        "sla": lambda ticket: sla_badge(ticket, now),
         "status_labels": workflow.STATUS_LABELS,
         "short_status": SHORT_STATUS,
         "priority_labels": workflow.PRIORITY_LABELS,

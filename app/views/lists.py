@@ -27,7 +27,7 @@ from app import workflow
 from app.extensions import db
 from app.models import Department, Member, Service, Survey, Ticket, utcnow
 from app.tenancy import current_account
-from app.views.display import SLA_BADGES, id_url, sla_state, template_helpers
+from app.views.display import id_url, sla_badge, time_formatter
 
 PAGE_SIZE = 20
 MAX_PAGE = 500              # offsets stay bounded whatever the account's size
@@ -156,8 +156,7 @@ class ListRow:
 
     @classmethod
     def of(cls, row, when, now, ticket_url) -> "ListRow":
-        state = sla_state(row, now)
-        css, text = SLA_BADGES[state]
+        css, text, state = sla_badge(row, now)
         snippet = row.snippet or ""
         if len(snippet) > SNIPPET_SHOWN + 5:      # as Jinja's truncate(110, True, "…")
             snippet = snippet[:SNIPPET_SHOWN - 1] + "…"
@@ -191,8 +190,8 @@ def list_page(ticket_list: TicketList, params: dict | None = None, *, endpoint: 
     rows = db.session.execute(ticket_list.page(tab),
                               {**params, "offset": (page - 1) * PAGE_SIZE}).all()
     has_next = len(rows) > PAGE_SIZE and page < MAX_PAGE
-    helpers = template_helpers(current_account())
-    when, now, ticket_url = helpers["when"], utcnow(), id_url("TicketView.show")
+    when, now = time_formatter(current_account()), utcnow()
+    ticket_url = id_url("TicketView.show")
     tickets = [ListRow.of(row, when, now, ticket_url) for row in rows[:PAGE_SIZE]]
     surveyed = set()
     if "survey" in columns and tickets:
@@ -204,5 +203,4 @@ def list_page(ticket_list: TicketList, params: dict | None = None, *, endpoint: 
         subtitle=subtitle, columns=columns, empty=empty, surveyed=surveyed,
         extra=extra or {},
         assume_url=id_url("TicketView.act", action="assume") if "assume" in columns else None,
-        **helpers,
     )

@@ -103,12 +103,13 @@ class TicketView(BaseView):
         attendant = workflow.is_department_attendant(ticket, user)
         actions = workflow.allowed_actions(ticket, user, attendant=attendant,
                                            surveyed=survey is not None)
+        can_message = workflow.can_message(ticket, user)
         return self.render_template(
             "tickets/show.html", ticket=ticket, events=events, messages=messages,
             opening_files=opening_files, survey=survey, actions=actions,
-            can_message=workflow.can_message(ticket, user),
+            can_message=can_message,
             is_requester=ticket.requester_id == user.id, is_attendant=attendant,
-            read_only=not actions and not workflow.can_message(ticket, user),
+            read_only=not actions and not can_message,
             drafts=drafts or {}, event_labels=workflow.EVENT_LABELS, event_icons=EVENT_ICONS,
             max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
             accept=",".join(sorted(attachments.ALLOWED)),
