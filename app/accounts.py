@@ -45,6 +45,8 @@ DEFAULT_NOTIFICATIONS = {
     "ticket_concluded": ("requester",),
     "conclusion_reviewed": ("assignee",),
     "survey_filled": ("assignee", "managers"),
+    "ticket_waiting": ("requester",),
+    "ticket_cancelled": ("requester", "assignee"),
 }
 
 
@@ -80,6 +82,7 @@ def signup(company, admin_name, admin_username, admin_email, admin_password):
         time_zone="America/Sao_Paulo",
         plan_expires_at=now + dt.timedelta(days=current_app.config["PLAN_TRIAL_DAYS"]),
         auto_approve_days=7,
+        waiting_cancel_days=7,
         created_at=now,
     )
     session.add(account)
@@ -139,6 +142,11 @@ def update_account_settings(account: Account, body: dict) -> Account:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
             raise ValidationError("auto_approve_days", "Informe de 1 a 90 dias.")
         account.auto_approve_days = days
+    if "waiting_cancel_days" in body:
+        days = body["waiting_cancel_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
+            raise ValidationError("waiting_cancel_days", "Informe de 1 a 90 dias.")
+        account.waiting_cancel_days = days
     db.session.commit()
     return account
 

@@ -12,6 +12,7 @@ def register(app) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(jobs)
     app.cli.add_command(auto_approve)
+    app.cli.add_command(cancel_waiting)
     from app.mailer import register_cli as register_mail_cli
 
     register_mail_cli(app)
@@ -50,7 +51,7 @@ def seed_demo() -> None:
 @click.command("jobs")
 @with_appcontext
 def jobs() -> None:
-    """Run the periodic jobs (auto-approval, mail sender) until stopped."""
+    """Run the periodic jobs (auto-approval, cancelling unanswered waits, mail sender) until stopped."""
     from app.jobs import run_forever
 
     click.echo("Executando tarefas periódicas (Ctrl+C para parar)...")
@@ -64,3 +65,12 @@ def auto_approve() -> None:
     from app.workflow import auto_approve_due
 
     click.echo(f"{auto_approve_due()} chamado(s) aprovado(s) automaticamente.")
+
+
+@click.command("cancel-waiting")
+@with_appcontext
+def cancel_waiting() -> None:
+    """Cancel tickets left waiting on their requester past each account's delay, once."""
+    from app.workflow import cancel_unanswered_waiting
+
+    click.echo(f"{cancel_unanswered_waiting()} chamado(s) cancelado(s) por falta de resposta.")

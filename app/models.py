@@ -16,7 +16,9 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -36,7 +38,7 @@ Model.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("open", "assumed", "in_progress", "concluded", "closed", "cancelled")
+STATUSES = ("open", "assumed", "in_progress", "waiting", "concluded", "closed", "cancelled")
 FINAL_STATUSES = ("closed", "cancelled")
 PRIORITIES = ("low", "medium", "high", "urgent")
 EVENTS = (
@@ -48,9 +50,12 @@ EVENTS = (
     "ticket_concluded",
     "conclusion_reviewed",
     "survey_filled",
+    "ticket_waiting",
+    "ticket_cancelled",
 )
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
+SLA_CLOCKS = ("24x7", "business")
 
 
 # Every id is an INTEGER (4 bytes on PostgreSQL): a larger number names no row, and
@@ -80,9 +85,12 @@ class Account(Model):
     time_zone = Column(String(64), nullable=False, default="America/Sao_Paulo")
     plan_expires_at = Column(DateTime(timezone=True), nullable=False)
     auto_approve_days = Column(Integer, nullable=False, default=7)
+    # A ticket left "waiting" on its requester this many days is cancelled.
+    waiting_cancel_days = Column(Integer, nullable=False, default=7, server_default="7")
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     __table_args__ = (
         CheckConstraint("auto_approve_days BETWEEN 1 AND 90", name="auto_approve_days"),
+        CheckConstraint("waiting_cancel_days BETWEEN 1 AND 90", name="waiting_cancel_days"),
     )
 
     def __repr__(self) -> str:
@@ -202,6 +210,8 @@ class Service(TenantMixin, Model):
     sla_medium_hours = Column(Integer)
     sla_high_hours = Column(Integer)
     sla_urgent_hours = Column(Integer)
+    # "24x7": every hour counts; "business": only the account calendar's working hours.
+    sla_clock = Column(String(10), nullable=False, default="24x7", server_default="24x7")
     department = relationship(Department, backref="services")
     __table_args__ = (
         ForeignKeyConstraint(["department_id", "account_id"],
@@ -216,6 +226,7 @@ class Service(TenantMixin, Model):
             "(sla_urgent_hours IS NULL OR sla_urgent_hours > 0)",
             name="sla_priority_hours",
         ),
+        CheckConstraint(_in("sla_clock", SLA_CLOCKS), name="sla_clock"),
     )
 
     def sla_hours_for(self, priority: str) -> int:
@@ -255,6 +266,16 @@ class Ticket(TenantMixin, Model):
     cancelled_at = Column(DateTime(timezone=True))
     sla_due_at = Column(DateTime(timezone=True), nullable=False)
     sla_met = Column(Boolean)
+    # Waiting on the requester: since when (NULL unless waiting), and the SLA time paused
+    # so far on the service's clock, in seconds (sla_due_at already includes it).
+    waiting_since = Column(DateTime(timezone=True))
+    sla_paused_seconds = Column(Float, nullable=False, default=0.0, server_default="0")
+    # Steps measured in the account calendar's working hours when they happen, so the
+    # Painel's "horas úteis" reads columns instead of computing calendars per ticket.
+    business_assume_hours = Column(Float)     # opened -> assumed
+    business_start_hours = Column(Float)      # assumed -> started
+    business_handling_hours = Column(Float)   # started -> final conclusion
+    business_approve_hours = Column(Float)    # conclusion -> approval
     reopen_count = Column(Integer, nullable=False, default=0)
     auto_approved = Column(Boolean, nullable=False, default=False)
     version = Column(Integer, nullable=False, default=1)
@@ -362,6 +383,31 @@ class Survey(TenantMixin, Model):
         CheckConstraint("score BETWEEN 1 AND 5", name="score"),
         Index("ix_survey_filled", "account_id", "filled_at"),
     )
+
+
+class BusinessCalendar(TenantMixin, Model):
+    """The account's working hours (one row per account; none means the defaults).
+
+    ``hours`` is the API's JSON week (``{"mon": [["08:00", "18:00"]], ...}``); the
+    arithmetic lives in app.business_hours, which this row only feeds."""
+
+    __tablename__ = "business_calendar"
+    id = Column(Integer, primary_key=True)
+    hours = Column(Text, nullable=False)
+    national_holidays = Column(Boolean, nullable=False, default=True)
+    subdivision = Column(String(2))
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    __table_args__ = (UniqueConstraint("account_id"),)
+
+
+class CalendarHoliday(TenantMixin, Model):
+    """A day off of the account's own (a company anniversary, a municipal holiday)."""
+
+    __tablename__ = "calendar_holiday"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    name = Column(String(100), nullable=False)
+    __table_args__ = (UniqueConstraint("account_id", "day"),)
 
 
 class NotificationSetting(TenantMixin, Model):

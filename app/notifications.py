@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.security import ValidationError
+from app.vocabulary import NOTIFICATION_LABELS, PRIORITY_LABELS, STATUS_LABELS
 from app.models import (
     EVENTS,
     RECIPIENTS,
@@ -37,16 +38,7 @@ from app.models import (
     utcnow,
 )
 
-EVENT_LABELS = {
-    "ticket_opened": "Chamado aberto",
-    "ticket_assumed": "Chamado assumido",
-    "ticket_started": "Atendimento iniciado",
-    "requester_message": "Nova mensagem do solicitante",
-    "attendant_message": "Nova mensagem do atendente",
-    "ticket_concluded": "Atendimento concluído",
-    "conclusion_reviewed": "Conclusão avaliada",
-    "survey_filled": "Pesquisa de satisfação respondida",
-}
+EVENT_LABELS = NOTIFICATION_LABELS
 RECIPIENT_LABELS = {
     "requester": "Solicitante",
     "assignee": "Atendente responsável",
@@ -265,8 +257,6 @@ def apply_settings(account_id: int, changes: dict[str, dict]) -> dict[str, Notif
 
 
 def _context(event: str, ticket, actor, text: str | None) -> dict:
-    from app.workflow import PRIORITY_LABELS, STATUS_LABELS
-
     service = db.session.get(Service, ticket.service_id)
     department = db.session.get(Department, ticket.department_id)
     base_url = current_app.config.get("BASE_URL", "").rstrip("/")

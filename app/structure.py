@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import MAX_ID, PRIORITIES, Department, Member, Sector, Service, Ticket
+from app.models import MAX_ID, PRIORITIES, SLA_CLOCKS, Department, Member, Sector, Service, Ticket
 from app.security import ValidationError, clean_text
 
 
@@ -116,6 +116,22 @@ def _hours(value, field: str) -> int:
     return value
 
 
+def check_sla_clock(value, field: str = "sla_clock") -> str:
+    """``24x7`` or ``business``; the business clock needs a calendar with working hours
+    (otherwise no due time would ever come)."""
+    if value not in SLA_CLOCKS:
+        raise ValidationError(field, "Relógio do SLA inválido: use 24x7 (horas corridas) ou "
+                                     "business (horas úteis).")
+    if value == "business":
+        from app import calendars
+        from app.tenancy import current_account_id
+
+        if not calendars.calendar_for(current_account_id()).has_working_hours():
+            raise ValidationError(field, "O calendário da conta não tem horário de "
+                                         "atendimento: defina-o antes de usar horas úteis.")
+    return value
+
+
 def save_service(service: Service | None, body: dict) -> Service:
     creating = service is None
     service = service or Service()
@@ -150,6 +166,10 @@ def save_service(service: Service | None, body: dict) -> Service:
             value = by_priority.get(priority)
             setattr(service, f"sla_{priority}_hours",
                     None if value is None else _hours(value, "sla_hours_by_priority"))
+    if "sla_clock" in body:
+        service.sla_clock = check_sla_clock(body["sla_clock"])
+    elif creating:
+        service.sla_clock = "24x7"
     db.session.add(service)
     _commit()
     return service

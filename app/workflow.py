@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import attachments, notifications
+from app import attachments, business_hours, calendars, notifications
 from app.extensions import db
 from app.jobs import periodic
 from app.models import (
@@ -36,21 +37,17 @@ from app.models import (
     department_attendant,
     utcnow,
 )
+from app.vocabulary import (  # noqa: F401 (re-exported: pages name things through here)
+    ACTION_LABELS,
+    HISTORY_LABELS as EVENT_LABELS,
+    PRIORITY_LABELS,
+    STATUS_LABELS,
+    duration_text,
+)
 
 MAX_DESCRIPTION = 20_000
 MAX_NOTE = 5_000
 
-STATUS_LABELS = {
-    "open": "Aberto", "assumed": "Assumido", "in_progress": "Em atendimento",
-    "concluded": "Concluído (aguardando aprovação)", "closed": "Encerrado",
-    "cancelled": "Cancelado",
-}
-PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
-ACTION_LABELS = {
-    "assume": "Assumir", "start": "Iniciar atendimento", "conclude": "Concluir atendimento",
-    "approve": "Aprovar encerramento", "reject": "Reprovar encerramento",
-    "cancel": "Cancelar chamado", "survey": "Pesquisa de satisfação",
-}
 
 
 # --- typed errors ------------------------------------------------------------------
@@ -107,26 +104,25 @@ TRANSITIONS: dict[str, Transition] = {
     "assume": Transition(("open",), "assumed", ATTENDANT, event="ticket_assumed"),
     "start": Transition(("assumed",), "in_progress", ATTENDANT, assignee_only=True,
                         event="ticket_started"),
+    # Waiting on the requester stops the SLA clock; a requester's message resumes too.
+    "wait": Transition(("in_progress",), "waiting", ATTENDANT, assignee_only=True,
+                       needs="note", event="ticket_waiting"),
+    "resume": Transition(("waiting",), "in_progress", ATTENDANT, assignee_only=True),
     "conclude": Transition(("in_progress",), "concluded", ATTENDANT, assignee_only=True,
                            needs="note", event="ticket_concluded"),
     "approve": Transition(("concluded",), "closed", REQUESTER, event="conclusion_reviewed"),
     "reject": Transition(("concluded",), "in_progress", REQUESTER, needs="reason",
                          event="conclusion_reviewed"),
-    "cancel": Transition(("open", "assumed", "in_progress"), "cancelled", REQUESTER,
-                         needs="reason"),
+    "cancel": Transition(("open", "assumed", "in_progress", "waiting"), "cancelled",
+                         REQUESTER, needs="reason", event="ticket_cancelled"),
 }
 ACTIONS = tuple(TRANSITIONS) + ("survey",)
-# History event types (ticket_event.type) and how pages name them.
-EVENT_TYPES = {"assume": "assumed", "start": "started", "conclude": "concluded",
-               "approve": "approved", "reject": "rejected", "cancel": "cancelled"}
-EVENT_LABELS = {
-    "opened": "Chamado aberto", "assumed": "Atendimento assumido",
-    "started": "Atendimento iniciado", "concluded": "Atendimento concluído",
-    "approved": "Encerramento aprovado", "rejected": "Encerramento reprovado",
-    "cancelled": "Chamado cancelado", "auto_approved": "Aprovado automaticamente",
-    "message": "Mensagem", "survey": "Pesquisa de satisfação respondida",
-}
-OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "concluded")
+# History event types (ticket_event.type); the system's own moves have their own.
+EVENT_TYPES = {"assume": "assumed", "start": "started", "wait": "waiting",
+               "resume": "resumed", "conclude": "concluded", "approve": "approved",
+               "reject": "rejected", "cancel": "cancelled"}
+SYSTEM_EVENT_TYPES = {"approve": "auto_approved", "cancel": "auto_cancelled"}
+OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "waiting", "concluded")
 
 
 # --- who sees what -----------------------------------------------------------------
@@ -239,6 +235,12 @@ def _id(value, field: str, label: str) -> int:
     return value
 
 
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    """The moment of an action, in UTC: SQLite keeps a time's wall clock and drops its
+    offset, so every stored time must already be UTC."""
+    return utcnow() if now is None else as_utc(now).astimezone(dt.timezone.utc)
+
+
 def _event(ticket: Ticket, type_: str, actor: Member | None, from_status, to_status,
            note=None, when=None) -> TicketEvent:
     event = TicketEvent(account_id=ticket.account_id, ticket_id=ticket.id, type=type_,
@@ -281,7 +283,7 @@ def _remove_files(stored: list) -> None:
 
 
 def open_ticket(actor: Member, *, department_id, service_id, priority, description,
-                upload=None) -> Ticket:
+                upload=None, now: dt.datetime | None = None) -> Ticket:
     """A requester opens a ticket: validated, SLA due time computed, history and
     notifications written, optional file stored; all or nothing."""
     if not actor.has_profile("requester"):
@@ -303,13 +305,14 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     if priority not in PRIORITIES:
         raise InvalidInput("Prioridade inválida: use low, medium, high ou urgent.", "priority")
     description = _text(description, "description", "Descrição", MAX_DESCRIPTION)
-    now = utcnow()
+    now = _utc(now)
+    calendar = calendars.calendar_for(actor.account_id)
+    due = _due(now, service.sla_hours_for(priority), calendars.clock_for(service, calendar))
     ticket = Ticket(
         account_id=actor.account_id, requester_id=actor.id, department_id=department.id,
         service_id=service.id, sector_id=actor.sector_id, priority=priority, status="open",
-        description=description, opened_at=now, updated_at=now,
-        sla_due_at=now + dt.timedelta(hours=service.sla_hours_for(priority)),
-        reopen_count=0, version=1,
+        description=description, opened_at=now, updated_at=now, sla_due_at=due,
+        sla_paused_seconds=0.0, reopen_count=0, version=1,
     )
     db.session.add(ticket)
     stored: list[str] = []
@@ -326,6 +329,36 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     return ticket
 
 
+def _due(start: dt.datetime, hours, clock) -> dt.datetime:
+    """``start`` plus ``hours`` on the service's clock (None: every hour counts)."""
+    try:
+        return business_hours.add(start, hours, clock)
+    except business_hours.CalendarError:
+        raise InvalidInput("Este serviço conta o prazo em horas úteis, mas o calendário da "
+                           "conta não tem horário de atendimento. Peça a um administrador "
+                           "para ajustar o calendário.", "service_id")
+
+
+def _resume_values(ticket: Ticket, now: dt.datetime, calendar) -> tuple[dict, dt.timedelta]:
+    """Leaving ``waiting``: the pause is measured on the service's clock, added to the
+    ticket's total, and the due time moves forward by it (on the same clock, so a pause
+    over a weekend moves a business-hours deadline by nothing)."""
+    clock = calendars.clock_for(ticket.service, calendar)
+    since = as_utc(ticket.waiting_since) or now
+    paused = business_hours.between(since, now, clock)
+    values = {"waiting_since": None,
+              "sla_paused_seconds": Ticket.sla_paused_seconds + paused.total_seconds(),
+              "sla_due_at": business_hours.add(as_utc(ticket.sla_due_at), paused, clock)}
+    return values, paused
+
+
+def _pause_note(ticket: Ticket, paused: dt.timedelta, calendar, prefix: str) -> str:
+    due = as_utc(ticket.sla_due_at).astimezone(ZoneInfo(calendar.time_zone))
+    return (f"{prefix} após {duration_text(paused.total_seconds())} de pausa no prazo "
+            f"(total pausado: {duration_text(ticket.sla_paused_seconds or 0)}). "
+            f"Novo prazo: {due:%d/%m/%Y %H:%M}.")
+
+
 def _check_action(ticket: Ticket, action: str, actor: Member) -> Transition:
     transition = TRANSITIONS.get(action)
     if transition is None:
@@ -340,7 +373,8 @@ def _check_action(ticket: Ticket, action: str, actor: Member) -> Transition:
 def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
           system: bool = False, now: dt.datetime | None = None) -> Ticket:
     """Move ``ticket`` by ``action``. Checks in the contract's order: role (403), body
-    (400), state and race (409), assignee (403). ``system`` is the auto-approval."""
+    (400), state and race (409), assignee (403). ``system`` marks the periodic jobs'
+    moves (auto-approval, cancellation of an unanswered wait): no actor, no role check."""
     if action == "survey":
         raise InvalidInput("Use a pesquisa de satisfação.", "action")
     transition = TRANSITIONS.get(action)
@@ -359,19 +393,32 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
     if transition.assignee_only and ticket.assignee_id != actor.id:
         raise Forbidden("Apenas o atendente responsável pelo chamado pode fazer isso.")
 
-    now = now or utcnow()
+    now = _utc(now)
+    calendar = calendars.calendar_for(ticket.account_id)
     values = {"status": transition.target, "version": Ticket.version + 1, "updated_at": now}
+    paused = None
     if action == "assume":
-        values.update(assignee_id=actor.id, assumed_at=now)
+        values.update(assignee_id=actor.id, assumed_at=now, business_assume_hours=(
+            calendars.working_hours(ticket.opened_at, now, calendar)))
     elif action == "start":
-        values["started_at"] = now
-    elif action == "conclude":
-        values["concluded_at"] = now
+        values.update(started_at=now, business_start_hours=(
+            calendars.working_hours(ticket.assumed_at, now, calendar)))
+    elif action == "wait":
+        values["waiting_since"] = now
+    elif action == "resume" or (action == "cancel" and ticket.status == "waiting"):
+        resumed, paused = _resume_values(ticket, now, calendar)
+        values.update(resumed)
+    if action == "conclude":
+        values.update(concluded_at=now, business_handling_hours=(
+            calendars.working_hours(ticket.started_at, now, calendar)))
     elif action == "reject":
-        values.update(concluded_at=None, reopen_count=Ticket.reopen_count + 1)
+        values.update(concluded_at=None, business_handling_hours=None,
+                      reopen_count=Ticket.reopen_count + 1)
     elif action == "approve":
         values.update(closed_at=now, auto_approved=system,
-                      sla_met=as_utc(ticket.concluded_at) <= as_utc(ticket.sla_due_at))
+                      sla_met=as_utc(ticket.concluded_at) <= as_utc(ticket.sla_due_at),
+                      business_approve_hours=(
+                          calendars.working_hours(ticket.concluded_at, now, calendar)))
     elif action == "cancel":
         values["cancelled_at"] = now
     from_status, version = ticket.status, ticket.version
@@ -385,14 +432,44 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
         db.session.rollback()
         raise _lost_race(ticket.id, action)
     db.session.refresh(ticket)
-    _event(ticket, "auto_approved" if system else EVENT_TYPES[action], actor, from_status,
-           transition.target, note=text or (
-               "Aprovado automaticamente por falta de resposta do solicitante." if system
-               else None), when=now)
+    if action == "resume":
+        text = " ".join(filter(None, [
+            _pause_note(ticket, paused, calendar, "Atendimento retomado"), text]))
+    elif system and action == "approve":
+        text = "Aprovado automaticamente por falta de resposta do solicitante."
+    _event(ticket, SYSTEM_EVENT_TYPES[action] if system else EVENT_TYPES[action], actor,
+           from_status, transition.target, note=text, when=now)
     if transition.event:
         notifications.enqueue(transition.event, ticket, actor, text=text)
     db.session.commit()
     return ticket
+
+
+def _resume_by_message(ticket: Ticket, actor: Member, now: dt.datetime) -> bool:
+    """A requester's message on a ``waiting`` ticket resumes it, in the message's own
+    transaction. Racing the assignee's "resume" (or another message), exactly one
+    UPDATE matches ``status = 'waiting'``; the loser's message is still posted and the
+    ticket is resumed once."""
+    calendar = calendars.calendar_for(ticket.account_id)
+    for _ in range(2):
+        if ticket.status != "waiting":
+            return False
+        values, paused = _resume_values(ticket, now, calendar)
+        result = db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.status == "waiting",
+                   Ticket.version == ticket.version)
+            .values(status="in_progress", version=Ticket.version + 1, updated_at=now,
+                    **values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            db.session.refresh(ticket)
+            _event(ticket, "resumed", actor, "waiting", "in_progress", when=now,
+                   note=_pause_note(ticket, paused, calendar,
+                                    "Retomado pela resposta do solicitante"))
+            return True
+        db.session.refresh(ticket)   # someone else moved it: look again
+    return False
 
 
 def _state_error(ticket: Ticket, action: str) -> TransitionNotAllowed:
@@ -434,8 +511,10 @@ def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
     return survey
 
 
-def post_message(ticket: Ticket, actor: Member, body, upload=None) -> TicketMessage:
-    """A message (with an optional file) between the requester and the assignee."""
+def post_message(ticket: Ticket, actor: Member, body, upload=None,
+                 now: dt.datetime | None = None) -> TicketMessage:
+    """A message (with an optional file) between the requester and the assignee; the
+    requester's answer to a ticket waiting on them resumes it."""
     if actor.id != ticket.requester_id and not is_department_attendant(ticket, actor):
         raise Forbidden("Apenas o solicitante e o atendente do chamado trocam mensagens.")
     has_file = upload is not None and getattr(upload, "filename", None)
@@ -445,7 +524,7 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None) -> TicketMess
     if actor.id != ticket.requester_id and ticket.assignee_id != actor.id:
         raise Forbidden("Apenas o atendente responsável pelo chamado envia mensagens. "
                         "Assuma o chamado primeiro.")
-    now = utcnow()
+    now = _utc(now)
     message = TicketMessage(account_id=ticket.account_id, ticket_id=ticket.id,
                             author_id=actor.id, body=body, created_at=now)
     db.session.add(message)
@@ -455,6 +534,8 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None) -> TicketMess
         _store(upload, ticket, actor, stored, message_id=message.id)
         _event(ticket, "message", actor, ticket.status, ticket.status,
                note=body[:500] or "(arquivo)", when=now)
+        if actor.id == ticket.requester_id and ticket.status == "waiting":
+            _resume_by_message(ticket, actor, now)
         event = "requester_message" if actor.id == ticket.requester_id else "attendant_message"
         notifications.enqueue(event, ticket, actor, text=body)
     except BaseException:
@@ -478,7 +559,7 @@ def auto_approve_due(now: dt.datetime | None = None) -> int:
     """
     from app.tenancy import UNSCOPED, account_scope
 
-    now = now or utcnow()
+    now = _utc(now)
     approved = 0
     with account_scope(UNSCOPED):
         accounts = db.session.execute(select(Account.id, Account.auto_approve_days)).all()
@@ -496,3 +577,32 @@ def auto_approve_due(now: dt.datetime | None = None) -> int:
                 except TransitionNotAllowed:
                     continue
     return approved
+
+
+@periodic(seconds=300)
+def cancel_unanswered_waiting(now: dt.datetime | None = None) -> int:
+    """Cancel tickets left waiting on their requester for the account's N days, with a
+    history line and the cancellation mail; like the auto-approval, each goes through
+    ``apply``, and a requester answering at the same moment wins (version check)."""
+    from app.tenancy import UNSCOPED, account_scope
+
+    now = _utc(now)
+    cancelled = 0
+    with account_scope(UNSCOPED):
+        accounts = db.session.execute(select(Account.id, Account.waiting_cancel_days)).all()
+    for account_id, days in accounts:
+        with account_scope(account_id):
+            due = db.session.scalars(
+                select(Ticket).where(Ticket.status == "waiting",
+                                     Ticket.waiting_since <= now - dt.timedelta(days=days))
+                .order_by(Ticket.id).limit(500)
+            ).all()
+            for ticket in due:
+                try:
+                    apply(ticket, "cancel", None, system=True, now=now, note=(
+                        f"Cancelado automaticamente: o solicitante não respondeu em "
+                        f"{days} dia{'s' if days != 1 else ''}."))
+                    cancelled += 1
+                except TransitionNotAllowed:
+                    continue
+    return cancelled

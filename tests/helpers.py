@@ -10,12 +10,13 @@ PATH = {  # state -> the moves that reach it from "open", with who makes them
     "open": [],
     "assumed": [("assume", "attendant")],
     "in_progress": [("assume", "attendant"), ("start", "attendant")],
+    "waiting": [("assume", "attendant"), ("start", "attendant"), ("wait", "attendant")],
     "concluded": [("assume", "attendant"), ("start", "attendant"), ("conclude", "attendant")],
     "closed": [("assume", "attendant"), ("start", "attendant"), ("conclude", "attendant"),
                ("approve", "requester")],
     "cancelled": [("cancel", "requester")],
 }
-NOTES = {"conclude": "Resolvido: senha redefinida.", "reject": "Ainda não funciona.",
+NOTES = {"conclude": "Resolvido: senha redefinida.", "wait": "Envie o print do erro.", "reject": "Ainda não funciona.",
          "cancel": "Não preciso mais."}
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Account, NotificationSetting, PlanRenewal
+from app.models import EVENTS, Account, NotificationSetting, PlanRenewal
 from tests.conftest import PASSWORD
 
 
@@ -35,7 +35,8 @@ def test_signup_creates_account_with_30_day_plan_and_its_admin(app, api):
         from app.tenancy import account_scope
 
         with account_scope(account_id):
-            assert db.session.scalar(select(func.count()).select_from(NotificationSetting)) == 8
+            assert db.session.scalar(
+                select(func.count()).select_from(NotificationSetting)) == len(EVENTS)
         db.session.remove()
 
 

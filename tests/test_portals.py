@@ -260,7 +260,7 @@ def test_tab_badges_stop_counting_at_99(app, web, world):
     badges = dict(re.findall(r'data-tab="([^"]+)">[^<]*<span class="badge">([^<]+)</span>',
                              text))
     assert badges == {"ativos": "99+", "nao-atribuidos": "99+", "andamento": "1",
-                      "aprovacao": "0"}
+                      "aguardando": "0", "aprovacao": "0"}
     assert text.count('class="ticket-row') == 20
 
 

@@ -12,19 +12,23 @@ from app.models import TicketEvent
 from app.tenancy import account_scope
 from tests.helpers import load_ticket, make_ticket
 
-STATES = ["open", "assumed", "in_progress", "concluded", "closed", "cancelled"]
-ACTIONS = ["assume", "start", "conclude", "approve", "reject", "cancel", "survey"]
+STATES = ["open", "assumed", "in_progress", "waiting", "concluded", "closed", "cancelled"]
+ACTIONS = ["assume", "start", "wait", "resume", "conclude", "approve", "reject", "cancel",
+           "survey"]
 ACTORS = ["requester", "requester2", "attendant", "attendant2", "attendant_other", "manager",
           "admin"]
-BODIES = {"conclude": {"note": "Feito."}, "reject": {"reason": "Não resolveu."},
+BODIES = {"conclude": {"note": "Feito."}, "wait": {"note": "Envie o comprovante."}, "reject": {"reason": "Não resolveu."},
           "cancel": {"reason": "Desisti."}, "survey": {"score": 5, "comment": "Ótimo"}}
-TARGET = {"assume": "assumed", "start": "in_progress", "conclude": "concluded",
+TARGET = {"assume": "assumed", "start": "in_progress", "wait": "waiting",
+          "resume": "in_progress", "conclude": "concluded",
           "approve": "closed", "reject": "in_progress", "cancel": "cancelled",
           "survey": "closed"}
-SOURCES = {"assume": {"open"}, "start": {"assumed"}, "conclude": {"in_progress"},
+SOURCES = {"assume": {"open"}, "start": {"assumed"}, "wait": {"in_progress"},
+           "resume": {"waiting"}, "conclude": {"in_progress"},
            "approve": {"concluded"}, "reject": {"concluded"},
-           "cancel": {"open", "assumed", "in_progress"}, "survey": {"closed"}}
-ATTENDANT_ACTIONS = {"assume", "start", "conclude"}
+           "cancel": {"open", "assumed", "in_progress", "waiting"}, "survey": {"closed"}}
+ATTENDANT_ACTIONS = {"assume", "start", "wait", "resume", "conclude"}
+ASSIGNEE_ONLY = {"start", "wait", "resume", "conclude"}
 
 
 def expected(state, action, actor):
@@ -37,7 +41,7 @@ def expected(state, action, actor):
         return 403
     if state not in SOURCES[action]:
         return 409
-    if action in ("start", "conclude") and actor != "attendant":
+    if action in ASSIGNEE_ONLY and actor != "attendant":
         return 403  # "attendant" is the assignee in every assumed+ state
     return 200
 

@@ -19,7 +19,8 @@ def serialize_account(account: Account) -> dict:
         "time_zone": account.time_zone,
         "plan_expires_at": iso(account.plan_expires_at),
         "plan_active": account.plan_active(),
-        "settings": {"auto_approve_days": account.auto_approve_days},
+        "settings": {"auto_approve_days": account.auto_approve_days,
+                     "waiting_cancel_days": account.waiting_cancel_days},
     }
 
 
@@ -48,7 +49,8 @@ class AccountApi(ApiBase):
             body = self.json_body()
             settings = body.get("settings") if isinstance(body.get("settings"), dict) else {}
             accounts.update_account_settings(account, {**settings, **{
-                k: v for k, v in body.items() if k in ("name", "time_zone", "auto_approve_days")
+                k: v for k, v in body.items() if k in ("name", "time_zone", "auto_approve_days",
+                                                  "waiting_cancel_days")
             }})
         except ValidationError as error:
             return self.validation_error(error)

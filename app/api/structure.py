@@ -61,7 +61,8 @@ class ServiceApi(ResourceApi):
 
     def serialize(self, obj):
         return {"id": obj.id, "name": obj.name, "department_id": obj.department_id,
-                "sla_hours": obj.sla_hours, "sla_hours_by_priority": obj.sla_by_priority()}
+                "sla_hours": obj.sla_hours, "sla_hours_by_priority": obj.sla_by_priority(),
+                "sla_clock": obj.sla_clock}
 
     def create(self, body):
         return structure.save_service(None, body)

@@ -31,6 +31,8 @@ def serialize_ticket(ticket: Ticket, survey: Survey | None, files: list) -> dict
         "started_at": iso(ticket.started_at), "concluded_at": iso(ticket.concluded_at),
         "closed_at": iso(ticket.closed_at), "cancelled_at": iso(ticket.cancelled_at),
         "sla_due_at": iso(ticket.sla_due_at), "sla_met": ticket.sla_met,
+        "sla_paused_hours": (ticket.sla_paused_seconds or 0.0) / 3600.0,
+        "waiting_since": iso(ticket.waiting_since),
         "reopen_count": ticket.reopen_count, "auto_approved": ticket.auto_approved,
         "survey": None if survey is None else {
             "score": survey.score, "comment": survey.comment,

@@ -65,10 +65,13 @@ class AccountView(BaseView):
             return redirect(url_for("AccountView.show"))
         body = {"name": request.form.get("name", ""),
                 "time_zone": request.form.get("time_zone", "")}
-        try:
-            body["auto_approve_days"] = int(request.form.get("auto_approve_days", ""))
-        except ValueError:
-            body["auto_approve_days"] = None
+        for field in ("auto_approve_days", "waiting_cancel_days"):
+            if field not in request.form and field == "waiting_cancel_days":
+                continue
+            try:
+                body[field] = int(request.form.get(field, ""))
+            except ValueError:
+                body[field] = None
         try:
             accounts.update_account_settings(account, body)
         except ValidationError as error:

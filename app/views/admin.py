@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from flask import g
 from flask_appbuilder import ModelView
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import PasswordField
+from wtforms import PasswordField, SelectField
 from wtforms.validators import EqualTo, Optional
 
 from app import accounts, structure
 from app.extensions import db
 from app.models import Department, Member, Sector, Service
+from app.vocabulary import SLA_CLOCK_LABELS
 from app.security import (
     ValidationError,
     ensure_identity_free,
@@ -215,11 +216,20 @@ class ServiceView(AccountModelView):
     list_title = show_title = _l("Serviços")
     add_title = _l("Novo serviço")
     edit_title = _l("Editar serviço")
-    list_columns = ["name", "department", "sla_hours", "sla_urgent_hours", "sla_high_hours"]
+    list_columns = ["name", "department", "sla_hours", "sla_clock", "sla_urgent_hours",
+                    "sla_high_hours"]
     add_columns = edit_columns = show_columns = [
-        "name", "department", "sla_hours", "sla_low_hours", "sla_medium_hours",
+        "name", "department", "sla_hours", "sla_clock", "sla_low_hours", "sla_medium_hours",
         "sla_high_hours", "sla_urgent_hours",
     ]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "sla_clock": SelectField(
+            _l("Como o prazo é contado"), choices=list(SLA_CLOCK_LABELS.items()),
+            default="24x7", widget=Select2Widget(),
+            description=_l("Horas úteis seguem o calendário da conta (Conta > Calendário de "
+                           "atendimento): fora do expediente e em feriados o prazo não corre.")),
+    }
+    formatters_columns = {"sla_clock": lambda value: SLA_CLOCK_LABELS.get(value, value)}
     search_columns = ["name", "department"]
     order_columns = ["name", "sla_hours"]
     base_order = ("name", "asc")
@@ -227,6 +237,7 @@ class ServiceView(AccountModelView):
         "name": _l("Nome"), "department": _l("Departamento"), "sla_hours": _l("SLA (horas)"),
         "sla_low_hours": _l("SLA Baixa (h)"), "sla_medium_hours": _l("SLA Média (h)"),
         "sla_high_hours": _l("SLA Alta (h)"), "sla_urgent_hours": _l("SLA Urgente (h)"),
+        "sla_clock": _l("Contagem do prazo"),
     }
     description_columns = {
         "sla_hours": _l("Prazo de resolução padrão, em horas"),
@@ -248,6 +259,7 @@ class ServiceView(AccountModelView):
                     raise ValidationError(column, "Informe o SLA em horas.")
                 if value is not None:
                     structure._hours(value, column)
+            structure.check_sla_clock(item.sla_clock or "24x7", "sla_clock")
         except ValidationError as error:
             self._raise(error)
 

@@ -19,13 +19,15 @@ from app.models import Ticket
 from app.views.lists import Tab, TicketList, list_page, priority_rank
 
 QUEUE_TABS = [
-    Tab("ativos", "Todos ativos", ("open", "assumed", "in_progress", "concluded")),
+    Tab("ativos", "Todos ativos", ("open", "assumed", "in_progress", "waiting", "concluded")),
     Tab("nao-atribuidos", "Aguardando atendente", ("open",)),
     Tab("andamento", "Em atendimento", ("assumed", "in_progress")),
+    Tab("aguardando", "Aguardando solicitante", ("waiting",)),
     Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
 ]
 MINE_TABS = [
     Tab("ativos", "Em andamento", ("assumed", "in_progress")),
+    Tab("aguardando", "Aguardando solicitante", ("waiting",)),
     Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
     Tab("encerrados", "Encerrados", ("closed",)),
     Tab("cancelados", "Cancelados", ("cancelled",)),
@@ -34,7 +36,7 @@ MINE_TABS = [
 
 
 def _mine_order(tab):
-    if tab.key in ("ativos", "aprovacao"):   # work to do: most urgent first
+    if tab.key in ("ativos", "aguardando", "aprovacao"):   # work to do: most urgent first
         return (priority_rank().desc(), Ticket.sla_due_at.asc(), Ticket.id.asc())
     return (Ticket.updated_at.desc(), Ticket.id.desc())   # history: latest first
 

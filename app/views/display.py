@@ -9,15 +9,17 @@ from flask import url_for
 
 from app import accounts, workflow
 from app.models import Account, Ticket, as_utc, utcnow
+from app.vocabulary import SHORT_STATUS_LABELS, SLA_CLOCK_LABELS, duration_text
 
 NEAR_FRACTION = 0.25        # "vence em breve": the last quarter of the SLA window
 URL_MARKER = 987654321      # a ticket id no account reaches, replaced in id_url
-SHORT_STATUS = {**workflow.STATUS_LABELS, "concluded": "Concluído"}
+SHORT_STATUS = SHORT_STATUS_LABELS
 
 SLA_BADGES = {  # state -> (bootstrap label class, text shown before the due time)
     "ok": ("label-default", "Prazo"), "near": ("label-warning", "Vence em breve"),
     "breached": ("label-danger", "Atrasado"), "met": ("label-success", "No prazo"),
     "missed": ("label-danger", "Fora do prazo"), "none": ("label-default", "Prazo"),
+    "paused": ("label-default", "Prazo pausado"),
 }
 
 
@@ -35,8 +37,8 @@ def time_formatter(account: Account | None):
 
 
 def sla_state(ticket: Ticket, now: dt.datetime | None = None) -> str:
-    """One word for the SLA badge: ok, near, breached (still open), met, missed (closed),
-    or none (cancelled). ``ticket`` is a Ticket or a row with the same columns."""
+    """One word for the SLA badge: ok, near, breached (still open), paused (waiting on
+    the requester), met, missed (closed), or none (cancelled). ``ticket`` is a Ticket or a row with the same columns."""
     now = now or utcnow()
     due = as_utc(ticket.sla_due_at)
     if ticket.status == "cancelled":
@@ -45,6 +47,10 @@ def sla_state(ticket: Ticket, now: dt.datetime | None = None) -> str:
         return "met" if ticket.sla_met else "missed"
     if ticket.status == "concluded":
         return "met" if as_utc(ticket.concluded_at) <= due else "missed"
+    if ticket.status == "waiting":
+        # The clock stopped when the wait began: late only if it was late by then.
+        since = as_utc(ticket.waiting_since)
+        return "breached" if since is not None and since > due else "paused"
     if now > due:
         return "breached"
     total = due - as_utc(ticket.opened_at)
@@ -76,5 +82,7 @@ def template_helpers(account: Account | None) -> dict:
         "short_status": SHORT_STATUS,
         "priority_labels": workflow.PRIORITY_LABELS,
         "action_labels": workflow.ACTION_LABELS,
+        "clock_labels": SLA_CLOCK_LABELS,
+        "duration": duration_text,
         "account": account,
     }

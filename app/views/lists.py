@@ -48,6 +48,7 @@ ALL_TABS = [
     Tab("todos", "Todos", None),
     Tab("abertos", "Abertos", ("open",)),
     Tab("andamento", "Em atendimento", ("assumed", "in_progress")),
+    Tab("aguardando", "Aguardando solicitante", ("waiting",)),
     Tab("aprovacao", "Aguardando aprovação", ("concluded",)),
     Tab("encerrados", "Encerrados", ("closed",)),
     Tab("cancelados", "Cancelados", ("cancelled",)),
@@ -117,6 +118,7 @@ def _rows():
     return (
         select(Ticket.id, Ticket.status, Ticket.priority, Ticket.assignee_id,
                Ticket.opened_at, Ticket.sla_due_at, Ticket.concluded_at, Ticket.sla_met,
+               Ticket.waiting_since,
                func.substr(Ticket.description, 1, SNIPPET_READ).label("snippet"),
                Service.name.label("service_name"), Department.name.label("department_name"),
                _full_name(_REQUESTER).label("requester_name"),

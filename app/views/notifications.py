@@ -30,7 +30,11 @@ SCREEN_EVENT_LABELS = {**EVENT_LABELS,
                        "attendant_message": "Atendente enviou mensagem ou arquivo",
                        "ticket_concluded": "Atendente concluiu o atendimento",
                        "conclusion_reviewed": "Solicitante aprovou ou reprovou a conclusão",
-                       "survey_filled": "Solicitante respondeu a pesquisa"}
+                       "survey_filled": "Solicitante respondeu a pesquisa",
+                       "ticket_waiting": "Atendente pediu algo ao solicitante (Aguardando "
+                                         "solicitante)",
+                       "ticket_cancelled": "Chamado cancelado (pelo solicitante ou "
+                                           "automaticamente)"}
 FAILED_SHOWN = 100
 
 

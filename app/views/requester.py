@@ -17,9 +17,9 @@ from sqlalchemy.orm import joinedload
 from app import attachments, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
-from app.models import PRIORITIES, Service, Ticket
+from app.models import PRIORITIES, Service, Ticket, TicketEvent
 from app.tenancy import current_account
-from app.views.display import template_helpers
+from app.views.display import id_url, template_helpers, time_formatter
 from app.views.lists import ALL_TABS, TicketList, list_page
 
 FIELDS = ("department_id", "service_id", "priority", "description")
@@ -40,6 +40,28 @@ def catalogue() -> tuple[list[dict], list[dict]]:
         [{"id": s.id, "name": s.name, "department_id": s.department_id,
           "sla": {p: s.sla_hours_for(p) for p in PRIORITIES}} for s in services],
     )
+
+WAITING_SHOWN = 10
+
+
+def waiting_on_me(requester_id: int) -> list[dict]:
+    """The requester's tickets waiting on them, with the attendant's question, shown
+    above the list: two small queries (the tickets, then their latest "waiting" note)."""
+    rows = db.session.execute(
+        select(Ticket.id, Ticket.waiting_since, Service.name)
+        .join(Service, Service.id == Ticket.service_id)
+        .where(Ticket.requester_id == requester_id, Ticket.status == "waiting")
+        .order_by(Ticket.waiting_since).limit(WAITING_SHOWN)).all()
+    if not rows:
+        return []
+    questions = dict(db.session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.note)
+        .where(TicketEvent.ticket_id.in_([r.id for r in rows]), TicketEvent.type == "waiting")
+        .order_by(TicketEvent.id)).all())   # the latest wins
+    when, url = time_formatter(current_account()), id_url("TicketView.show")
+    return [{"id": r.id, "service": r.name, "since": when(r.waiting_since),
+             "question": questions.get(r.id) or "", "url": url(r.id)} for r in rows]
+
 
 MINE = TicketList(ALL_TABS, (Ticket.opened_at.desc(), Ticket.id.desc()),
                   where=Ticket.requester_id == bindparam("me"))
@@ -93,4 +115,4 @@ class RequesterView(BaseView):
             subtitle="Acompanhe seus pedidos, converse com o atendente e aprove a solução.",
             columns=("assignee", "sla", "survey"),
             empty="Você ainda não tem chamados nesta situação.",
-            extra={"new_ticket": True}))
+            extra={"new_ticket": True, "waiting": waiting_on_me(g.user.id)}))

@@ -32,7 +32,8 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
     "opened": "fa-plus", "assumed": "fa-hand-paper-o", "started": "fa-play",
     "concluded": "fa-check", "approved": "fa-thumbs-up", "rejected": "fa-undo",
     "cancelled": "fa-ban", "message": "fa-comment", "survey": "fa-star",
-    "auto_approved": "fa-clock-o",
+    "auto_approved": "fa-clock-o", "waiting": "fa-pause", "resumed": "fa-play-circle",
+    "auto_cancelled": "fa-clock-o",
 }
 # Managers and administrators: every ticket of the account, newest first.
 ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
@@ -213,6 +214,8 @@ class TicketView(BaseView):
 DONE_MESSAGES = {
     "assume": "Chamado assumido. Inicie o atendimento quando começar a trabalhar nele.",
     "start": "Atendimento iniciado.",
+    "wait": "Pedido enviado ao solicitante. O prazo fica pausado até a resposta.",
+    "resume": "Atendimento retomado. O prazo voltou a correr.",
     "conclude": "Atendimento concluído. O solicitante foi avisado para aprovar.",
     "approve": "Encerramento aprovado. Conte como foi o atendimento na pesquisa abaixo.",
     "reject": "Encerramento reprovado. O chamado voltou para o atendente.",

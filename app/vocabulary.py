@@ -1,0 +1,57 @@
+"""Words a person reads for the product's codes: statuses, priorities, actions, history
+events and notification events, in Brazilian Portuguese.
+
+Vocabulary, not engine: the workflow, the notifications, the screens and the Painel
+import these tables, so a label is written once and no module needs another's
+internals for a word.
+"""
+from __future__ import annotations
+
+STATUS_LABELS = {
+    "open": "Aberto", "assumed": "Assumido", "in_progress": "Em atendimento",
+    "waiting": "Aguardando solicitante", "concluded": "Concluído (aguardando aprovação)",
+    "closed": "Encerrado", "cancelled": "Cancelado",
+}
+# Lists and charts: "Concluído" alone reads better in a narrow column.
+SHORT_STATUS_LABELS = {**STATUS_LABELS, "concluded": "Concluído"}
+PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
+ACTION_LABELS = {
+    "assume": "Assumir", "start": "Iniciar atendimento", "wait": "Aguardar solicitante",
+    "resume": "Retomar atendimento", "conclude": "Concluir atendimento",
+    "approve": "Aprovar encerramento", "reject": "Reprovar encerramento",
+    "cancel": "Cancelar chamado", "survey": "Pesquisa de satisfação",
+}
+# ticket_event.type -> how the history names it
+HISTORY_LABELS = {
+    "opened": "Chamado aberto", "assumed": "Atendimento assumido",
+    "started": "Atendimento iniciado", "waiting": "Aguardando solicitante",
+    "resumed": "Atendimento retomado", "concluded": "Atendimento concluído",
+    "approved": "Encerramento aprovado", "rejected": "Encerramento reprovado",
+    "cancelled": "Chamado cancelado", "auto_approved": "Aprovado automaticamente",
+    "auto_cancelled": "Cancelado automaticamente",
+    "message": "Mensagem", "survey": "Pesquisa de satisfação respondida",
+}
+# notification event -> its name in the settings matrix and in mail subjects
+NOTIFICATION_LABELS = {
+    "ticket_opened": "Chamado aberto",
+    "ticket_assumed": "Chamado assumido",
+    "ticket_started": "Atendimento iniciado",
+    "requester_message": "Nova mensagem do solicitante",
+    "attendant_message": "Nova mensagem do atendente",
+    "ticket_concluded": "Atendimento concluído",
+    "conclusion_reviewed": "Conclusão avaliada",
+    "survey_filled": "Pesquisa de satisfação respondida",
+    "ticket_waiting": "Aguardando solicitante",
+    "ticket_cancelled": "Chamado cancelado",
+}
+SLA_CLOCK_LABELS = {"24x7": "Horas corridas (24x7)",
+                    "business": "Horas úteis (calendário da conta)"}
+
+
+def duration_text(seconds: float) -> str:
+    """"2 h 05 min" (or "45 min", "0 min"): a pause or a time left, for people."""
+    minutes = int(round(max(seconds, 0) / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
