@@ -266,12 +266,12 @@ def test_attachment_of_a_database_failure_is_removed_from_disk(app, api, world, 
     """A failure after the file was stored (the commit) leaves no file and no row."""
     import os
 
-    from app import workflow
+    from app.workflow import moves
 
     def broken(*args, **kwargs):
         raise RuntimeError("banco caiu")
 
-    monkeypatch.setattr(workflow, "_event", broken)
+    monkeypatch.setattr(moves, "_event", broken)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     client = api(world.users["requester"])
     data = {k: str(v) for k, v in body(world).items()}

@@ -1,26 +1,18 @@
-"""The ticket state machine: a transition table, one ``apply()``, typed errors.
-
-The table is data: which states an action leaves from, where it goes, who may do it,
-what it needs, which notification it raises. ``apply()`` enforces it and is the only
-code that writes a ticket's status; pages use ``allowed_actions()`` (the same table) to
-decide which buttons to show. Every move is a conditional UPDATE on (id, status,
-version), so two people acting at once produce one winner and one 409, on SQLite and
-PostgreSQL alike. Each use case validates, writes its history event and outbox mails,
-and commits once; errors are typed and become HTTP codes or flashes only at the edge.
-"""
+"""The use cases: open a ticket, move it by the table, message, survey. Each validates,
+writes its history event and outbox mails, and commits once; every move is a
+conditional UPDATE on (id, status, version), so two people acting at once produce one
+winner and one 409, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import false, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import attachments, business_hours, calendars, notifications
 from app.extensions import db
-from app.jobs import periodic
 from app.models import (
     MAX_ID,
     PRIORITIES,
@@ -34,182 +26,29 @@ from app.models import (
     TicketEvent,
     TicketMessage,
     as_utc,
-    department_attendant,
     utcnow,
 )
-from app.vocabulary import (  # noqa: F401 (re-exported: pages name things through here)
-    ACTION_LABELS,
-    HISTORY_LABELS as EVENT_LABELS,
-    PRIORITY_LABELS,
-    STATUS_LABELS,
-    duration_text,
+from app.vocabulary import ACTION_LABELS, STATUS_LABELS, duration_text
+from app.workflow.errors import (
+    Forbidden,
+    InvalidInput,
+    PlanExpired,
+    TicketNotFound,
+    TransitionNotAllowed,
 )
+from app.workflow.table import (
+    EVENT_TYPES,
+    OPEN_FOR_MESSAGES,
+    REQUESTER,
+    SYSTEM_EVENT_TYPES,
+    TRANSITIONS,
+    Transition,
+    _may,
+)
+from app.workflow.visibility import is_department_attendant
 
 MAX_DESCRIPTION = 20_000
 MAX_NOTE = 5_000
-
-
-
-# --- typed errors ------------------------------------------------------------------
-
-
-class WorkflowError(Exception):
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class TicketNotFound(WorkflowError):
-    status = 404
-
-    def __init__(self, message: str = "Chamado não encontrado."):
-        super().__init__(message)
-
-
-class Forbidden(WorkflowError):
-    status = 403
-
-
-class InvalidInput(WorkflowError):
-    status = 400
-
-
-class TransitionNotAllowed(WorkflowError):
-    status = 409
-
-
-class PlanExpired(WorkflowError):
-    status = 403
-
-
-# --- the table ---------------------------------------------------------------------
-
-ATTENDANT, REQUESTER = "attendant", "requester"
-
-
-@dataclass(frozen=True)
-class Transition:
-    sources: tuple[str, ...]
-    target: str
-    who: str                      # ATTENDANT of the ticket's department, or its REQUESTER
-    assignee_only: bool = False   # among attendants, only the assignee
-    needs: str | None = None      # "note" or "reason": a mandatory text
-    event: str | None = None      # notification event (app.notifications)
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "assume": Transition(("open",), "assumed", ATTENDANT, event="ticket_assumed"),
-    "start": Transition(("assumed",), "in_progress", ATTENDANT, assignee_only=True,
-                        event="ticket_started"),
-    # Waiting on the requester stops the SLA clock; a requester's message resumes too.
-    "wait": Transition(("in_progress",), "waiting", ATTENDANT, assignee_only=True,
-                       needs="note", event="ticket_waiting"),
-    "resume": Transition(("waiting",), "in_progress", ATTENDANT, assignee_only=True),
-    "conclude": Transition(("in_progress",), "concluded", ATTENDANT, assignee_only=True,
-                           needs="note", event="ticket_concluded"),
-    "approve": Transition(("concluded",), "closed", REQUESTER, event="conclusion_reviewed"),
-    "reject": Transition(("concluded",), "in_progress", REQUESTER, needs="reason",
-                         event="conclusion_reviewed"),
-    "cancel": Transition(("open", "assumed", "in_progress", "waiting"), "cancelled",
-                         REQUESTER, needs="reason", event="ticket_cancelled"),
-}
-ACTIONS = tuple(TRANSITIONS) + ("survey",)
-# History event types (ticket_event.type); the system's own moves have their own.
-EVENT_TYPES = {"assume": "assumed", "start": "started", "wait": "waiting",
-               "resume": "resumed", "conclude": "concluded", "approve": "approved",
-               "reject": "rejected", "cancel": "cancelled"}
-SYSTEM_EVENT_TYPES = {"approve": "auto_approved", "cancel": "auto_cancelled"}
-OPEN_FOR_MESSAGES = ("open", "assumed", "in_progress", "waiting", "concluded")
-
-
-# --- who sees what -----------------------------------------------------------------
-
-
-def attendant_departments(actor: Member):
-    """SELECT of the ids of the departments ``actor`` attends."""
-    return select(department_attendant.c.department_id).where(
-        department_attendant.c.user_id == actor.id)
-
-
-def visible_tickets(actor: Member):
-    """SELECT of the tickets ``actor`` may see (the account scope is added by tenancy):
-    managers and administrators the whole account, attendants their departments' and
-    their own, requesters their own."""
-    profiles = actor.profile_codes()
-    stmt = select(Ticket)
-    if profiles & {"admin", "manager"}:
-        return stmt
-    conditions = []
-    if "requester" in profiles:
-        conditions.append(Ticket.requester_id == actor.id)
-    if "attendant" in profiles:
-        conditions.append(Ticket.department_id.in_(attendant_departments(actor)))
-        conditions.append(Ticket.assignee_id == actor.id)
-    return stmt.where(or_(*conditions) if conditions else false())
-
-
-def get_ticket(ticket_id, actor: Member, *options) -> Ticket:
-    """The ticket if ``actor`` may see it, else TicketNotFound; ``options`` are loader
-    options for what the caller will read (a page joins the names it shows)."""
-    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
-        raise TicketNotFound()
-    ticket = db.session.scalar(
-        visible_tickets(actor).where(Ticket.id == ticket_id).options(*options))
-    if ticket is None:
-        raise TicketNotFound()
-    return ticket
-
-
-def is_department_attendant(ticket: Ticket, actor: Member) -> bool:
-    if not actor.has_profile("attendant"):
-        return False
-    return db.session.scalar(
-        select(department_attendant.c.user_id).where(
-            department_attendant.c.department_id == ticket.department_id,
-            department_attendant.c.user_id == actor.id)
-    ) is not None
-
-
-def _may(transition: Transition, ticket: Ticket, actor: Member) -> bool:
-    if transition.who == REQUESTER:
-        return ticket.requester_id == actor.id
-    return is_department_attendant(ticket, actor)
-
-
-def allowed_actions(ticket: Ticket, actor: Member, *, attendant: bool | None = None,
-                    surveyed: bool | None = None) -> list[str]:
-    """The buttons a page shows: what the table lets ``actor`` do now. A page that
-    already knows whether the actor attends the department, or whether the survey is
-    filled, passes it in to save the queries."""
-    result = []
-    for action, transition in TRANSITIONS.items():
-        if ticket.status not in transition.sources:
-            continue
-        if transition.who == ATTENDANT:
-            attendant = is_department_attendant(ticket, actor) if attendant is None else attendant
-            if not attendant or (transition.assignee_only and ticket.assignee_id != actor.id):
-                continue
-        elif ticket.requester_id != actor.id:
-            continue
-        result.append(action)
-    if ticket.status == "closed" and ticket.requester_id == actor.id:
-        if surveyed is None:
-            surveyed = db.session.scalar(
-                select(Survey.id).where(Survey.ticket_id == ticket.id)) is not None
-        if not surveyed:
-            result.append("survey")
-    return result
-
-
-def can_message(ticket: Ticket, actor: Member) -> bool:
-    return ticket.status in OPEN_FOR_MESSAGES and actor.id in (ticket.requester_id,
-                                                              ticket.assignee_id)
-
-
-# --- validation helpers ------------------------------------------------------------
 
 
 def _text(value, field: str, label: str, max_len: int, required: bool = True) -> str | None:
@@ -544,65 +383,3 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None,
         raise
     _commit_or_clean(stored)
     return message
-
-
-# --- auto-approval -----------------------------------------------------------------
-
-
-@periodic(seconds=300)
-def auto_approve_due(now: dt.datetime | None = None) -> int:
-    """Approve concluded tickets whose requester stayed silent for the account's N days.
-
-    Runs unscoped over every account (a platform job); each ticket goes through
-    ``apply`` so the history, SLA outcome and notifications are the same as a manual
-    approval, and a requester acting at the same moment simply wins the race.
-    """
-    from app.tenancy import UNSCOPED, account_scope
-
-    now = _utc(now)
-    approved = 0
-    with account_scope(UNSCOPED):
-        accounts = db.session.execute(select(Account.id, Account.auto_approve_days)).all()
-    for account_id, days in accounts:
-        with account_scope(account_id):
-            due = db.session.scalars(
-                select(Ticket).where(Ticket.status == "concluded",
-                                     Ticket.concluded_at <= now - dt.timedelta(days=days))
-                .order_by(Ticket.id).limit(500)
-            ).all()
-            for ticket in due:
-                try:
-                    apply(ticket, "approve", None, system=True, now=now)
-                    approved += 1
-                except TransitionNotAllowed:
-                    continue
-    return approved
-
-
-@periodic(seconds=300)
-def cancel_unanswered_waiting(now: dt.datetime | None = None) -> int:
-    """Cancel tickets left waiting on their requester for the account's N days, with a
-    history line and the cancellation mail; like the auto-approval, each goes through
-    ``apply``, and a requester answering at the same moment wins (version check)."""
-    from app.tenancy import UNSCOPED, account_scope
-
-    now = _utc(now)
-    cancelled = 0
-    with account_scope(UNSCOPED):
-        accounts = db.session.execute(select(Account.id, Account.waiting_cancel_days)).all()
-    for account_id, days in accounts:
-        with account_scope(account_id):
-            due = db.session.scalars(
-                select(Ticket).where(Ticket.status == "waiting",
-                                     Ticket.waiting_since <= now - dt.timedelta(days=days))
-                .order_by(Ticket.id).limit(500)
-            ).all()
-            for ticket in due:
-                try:
-                    apply(ticket, "cancel", None, system=True, now=now, note=(
-                        f"Cancelado automaticamente: o solicitante não respondeu em "
-                        f"{days} dia{'s' if days != 1 else ''}."))
-                    cancelled += 1
-                except TransitionNotAllowed:
-                    continue
-    return cancelled
