@@ -23,9 +23,10 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_package
@@ -37,9 +38,12 @@ DEFAULT_HOURS = (((480, 1080),),) * 5 + ((), ())
 SUBDIVISIONS = frozenset(s for s in holidays_package.Brazil.subdivisions if len(s) == 2)
 OPTIONAL_NAMES = ("Carnaval", "Quarta-feira de Cinzas", "Corpus Christi")
 NO_HOURS = "O calendário não tem horário de atendimento."
-_UTC = timezone.utc
+_UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_DAY = timedelta(days=1)
 _US = timedelta(microseconds=1)
+_MINUTE_US = 60_000_000
 _HOUR_US = 3_600_000_000
 _TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")  # strict HH:MM, ASCII digits
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -197,18 +201,28 @@ class _Clock:
         if year not in self.tables:
             self.lo(year)
             starts, ends, cum = [], [], [0]
-            day, hours = date(year, 1, 1), self.calendar.hours
+            day, hours, off = date(year, 1, 1), self.calendar.hours, self.offset(year, 1, 1)
             while day.year == year:
+                after = day + _DAY
+                next_off = self.offset(after.year, after.month, after.day)
                 if hours[day.weekday()] and not self.calendar.is_day_off(day):
                     midnight = datetime(day.year, day.month, day.day)
+                    base = (midnight - _NAIVE_EPOCH) // _US - off
                     for s, e in hours[day.weekday()]:
-                        a = self.local_us(midnight + timedelta(minutes=s))
-                        b = self.local_us(midnight + timedelta(minutes=e))
+                        if off == next_off:  # no DST change today: one offset for all
+                            a, b = base + s * _MINUTE_US, base + e * _MINUTE_US
+                        else:
+                            a = self.local_us(midnight + timedelta(minutes=s))
+                            b = self.local_us(midnight + timedelta(minutes=e))
                         if b > a:  # an interval inside a skipped hour vanishes
                             starts.append(a), ends.append(b), cum.append(cum[-1] + b - a)
-                day += timedelta(days=1)
+                day, off = after, next_off
             self.tables[year] = starts, ends, cum
         return self.tables[year]
+
+    def offset(self, year: int, month: int, day: int) -> int:
+        """UTC offset at local midnight, in microseconds (earlier offset if skipped)."""
+        return datetime(year, month, day, tzinfo=self.tz).utcoffset() // _US
 
     def year_of(self, us: int) -> int:
         """The local year holding ``us``: a guess from the mean Gregorian year, then
@@ -239,26 +253,28 @@ class _Clock:
         while target > self.table(year)[2][-1]:  # carry the rest into the next year
             target -= self.table(year)[2][-1]
             year += 1
-        starts, ends, cum = self.table(year)
+        starts, _, cum = self.table(year)
         i = bisect_left(cum, target) - 1  # reaching an interval's end returns that end
         return starts[i] + target - cum[i]
 
     def span(self, first: int, last: int) -> tuple:
         """Years first..last concatenated into numpy arrays for ``between_many``; a
         sentinel interval far in the future keeps every searchsorted index in range."""
-        if (first, last) not in self.arrays:
-            if len(self.arrays) > 8:  # the generator uses a few spans; don't hoard
-                self.arrays.clear()
+        found = self.arrays.get((first, last))
+        if found is None:
             starts, ends, cum = [], [], [0]
             for year in range(first, last + 1):
                 s, e, c = self.table(year)
                 starts += s
                 ends += e
                 cum += [cum[-1] + x for x in c[1:]]
-            self.arrays[first, last] = (np.array(starts + [2**62], dtype=np.int64),
-                                        np.array(ends + [2**62], dtype=np.int64),
-                                        np.array(cum + [cum[-1]], dtype=np.int64))
-        return self.arrays[first, last]
+            found = (np.array(starts + [2**62], dtype=np.int64),
+                     np.array(ends + [2**62], dtype=np.int64),
+                     np.array(cum + [cum[-1]], dtype=np.int64))
+            if len(self.arrays) > 8:  # the generator uses a few spans; don't hoard
+                self.arrays.clear()
+            self.arrays[first, last] = found
+        return found
 
 
 @lru_cache(maxsize=256)
@@ -353,7 +369,7 @@ def parse_hours(value) -> tuple:
                 _fail("Intervalo inválido", where, "o fim deve ser depois do início")
             intervals.append((s, e, i))
         intervals.sort()
-        for (_, end, _), (start, _, i) in zip(intervals, intervals[1:]):
+        for (_, end, _), (start, _, i) in pairwise(intervals):
             if start < end:
                 _fail("Intervalo sobreposto a outro", f"hours.{name}[{i}]")
         week.append(tuple((s, e) for s, e, _ in intervals))

@@ -42,10 +42,10 @@ def calendar_for(account_id: int) -> business_hours.Calendar:
     cached = _cache.get(account_id)
     if cached is not None and cached[0] == key:
         return cached[1]
-    days_off = tuple(db.session.execute(
+    days_off = tuple((day, name) for day, name in db.session.execute(
         select(CalendarHoliday.day, CalendarHoliday.name)
         .where(CalendarHoliday.account_id == account_id)
-        .order_by(CalendarHoliday.day)).tuples())
+        .order_by(CalendarHoliday.day)))
     calendar = business_hours.Calendar(
         time_zone=time_zone, hours=business_hours.parse_hours(json.loads(row.hours)),
         national_holidays=bool(row.national_holidays), subdivision=row.subdivision,
