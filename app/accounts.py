@@ -47,6 +47,8 @@ DEFAULT_NOTIFICATIONS = {
     "survey_filled": ("assignee", "managers"),
     "ticket_waiting": ("requester",),
     "ticket_cancelled": ("requester", "assignee"),
+    "ticket_transferred": ("requester", "department_attendants"),
+    "ticket_reassigned": ("assignee",),
 }
 
 

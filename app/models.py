@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import declared_attr, relationship
 
@@ -52,6 +53,8 @@ EVENTS = (
     "survey_filled",
     "ticket_waiting",
     "ticket_cancelled",
+    "ticket_transferred",
+    "ticket_reassigned",
 )
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
@@ -257,6 +260,8 @@ class Ticket(TenantMixin, Model):
     sector_id = Column(Integer, ForeignKey("sector.id", ondelete="SET NULL"))
     priority = Column(String(10), nullable=False, default="medium")
     status = Column(String(12), nullable=False, default="open")
+    # "Assunto": typed at opening, or the description's first line (app.workflow).
+    subject = Column(String(200), nullable=False, default="", server_default="")
     description = Column(Text, nullable=False)
     opened_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     assumed_at = Column(DateTime(timezone=True))
@@ -337,6 +342,8 @@ class TicketMessage(TenantMixin, Model):
     ticket_id = Column(Integer, nullable=False)
     author_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
     body = Column(Text, nullable=False)
+    # An internal note: staff only, never shown, counted or mailed to the requester.
+    internal = Column(Boolean, nullable=False, default=False, server_default=false())
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     author = relationship(Member, foreign_keys=[author_id])
     attachments = relationship("Attachment", lazy="selectin", order_by="Attachment.id",

@@ -270,6 +270,7 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
         "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
         "priority_label": PRIORITY_LABELS.get(ticket.priority, ticket.priority),
         "description": ticket.description,
+        "ticket_subject": ticket.subject or ticket.description,
         "actor_name": actor.full_name if actor is not None else "Sistema",
         "automatic": actor is None,
         "text": text or "",
@@ -295,7 +296,7 @@ def render(event: str, context: dict, role: str, member: Member) -> tuple[str, s
     Templates are rendered straight from the Jinja environment (no request, no context
     processors); Flask autoescapes the ``.html`` ones, the ``.txt`` ones stay plain.
     """
-    summary = one_line(context["description"], SUMMARY_MAX)
+    summary = one_line(context["ticket_subject"], SUMMARY_MAX)
     label = context["event_label"]
     if event == "ticket_opened" and role == "requester":
         label = "Recebemos seu chamado"

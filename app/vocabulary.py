@@ -17,7 +17,9 @@ SHORT_STATUS_LABELS = {**STATUS_LABELS, "concluded": "Concluído"}
 PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
 ACTION_LABELS = {
     "assume": "Assumir", "start": "Iniciar atendimento", "wait": "Aguardar solicitante",
-    "resume": "Retomar atendimento", "conclude": "Concluir atendimento",
+    "resume": "Retomar atendimento", "release": "Devolver à fila",
+    "reassign": "Passar a outro atendente", "transfer": "Transferir chamado",
+    "conclude": "Concluir atendimento",
     "approve": "Aprovar encerramento", "reject": "Reprovar encerramento",
     "cancel": "Cancelar chamado", "survey": "Pesquisa de satisfação",
 }
@@ -25,7 +27,9 @@ ACTION_LABELS = {
 HISTORY_LABELS = {
     "opened": "Chamado aberto", "assumed": "Atendimento assumido",
     "started": "Atendimento iniciado", "waiting": "Aguardando solicitante",
-    "resumed": "Atendimento retomado", "concluded": "Atendimento concluído",
+    "resumed": "Atendimento retomado", "released": "Devolvido à fila",
+    "reassigned": "Atendente alterado", "transferred": "Chamado transferido",
+    "internal_note": "Nota interna", "concluded": "Atendimento concluído",
     "approved": "Encerramento aprovado", "rejected": "Encerramento reprovado",
     "cancelled": "Chamado cancelado", "auto_approved": "Aprovado automaticamente",
     "auto_cancelled": "Cancelado automaticamente",
@@ -43,6 +47,8 @@ NOTIFICATION_LABELS = {
     "survey_filled": "Pesquisa de satisfação respondida",
     "ticket_waiting": "Aguardando solicitante",
     "ticket_cancelled": "Chamado cancelado",
+    "ticket_transferred": "Chamado transferido",
+    "ticket_reassigned": "Chamado atribuído a você",
 }
 SLA_CLOCK_LABELS = {"24x7": "Horas corridas (24x7)",
                     "business": "Horas úteis (calendário da conta)"}

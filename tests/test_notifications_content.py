@@ -3,7 +3,9 @@
 A description or message with CR/LF + ``Bcc:`` must not add a header or a recipient,
 the subject stays one line, and HTML arrives escaped in the HTML part.
 """
+from app.extensions import db
 from app.notifications import one_line
+from app.tenancy import account_scope
 from tests.helpers import make_ticket
 from tests.smtp_server import act, drain, emails, outbox, set_all, smtp  # noqa: F401
 
@@ -33,13 +35,23 @@ def test_crlf_and_html_in_the_description_are_one_harmless_subject_and_escaped_b
         app, world, smtp):
     set_all(app, world)
     make_ticket(app, world, "open", description=HOSTILE)
+    with app.app_context(), account_scope(world.account_id):   # a typed subject, too
+        from app import workflow
+        from app.models import Member
+
+        workflow.open_ticket(db.session.get(Member, world.users["requester"]),
+                             department_id=world.departments["TI"],
+                             service_id=world.services["Acesso"], priority="low",
+                             subject="Oi\r\nBcc: intruso@evil.example", description=HOSTILE)
+        db.session.remove()
     drain(app)
     received = smtp.received()
     legit = emails(app, world, "requester", "attendant", "attendant2", "admin", "manager")
-    assert sorted(r for m in received for r in m["rcpt_tos"]) == sorted(legit)
+    assert sorted(r for m in received for r in m["rcpt_tos"]) == sorted(list(legit) * 2)
     for item in received:
         _check(item, legit)
-        assert "Bcc: intruso@evil.example" in item["message"]["Subject"]  # as text
+    assert any("Bcc: intruso@evil.example" in item["message"]["Subject"]  # as text
+               for item in received)
     assert all("\n" not in r["subject"] and "\r" not in r["subject"] for r in outbox(app))
 
 

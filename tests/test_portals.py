@@ -530,7 +530,10 @@ def test_message_rules_on_the_page(app, web, world):
 
 
 @pytest.mark.parametrize("username", ["alfa_manager", "alfa_admin"])
-def test_managers_and_admins_see_every_ticket_read_only(app, web, world, username):
+def test_managers_and_admins_see_every_ticket_with_staff_tools_only(app, web, world,
+                                                                    username):
+    """They follow every ticket, write internal notes, and (administrators) transfer or
+    reassign; they never answer the requester nor approve in the requester's place."""
     a = make_ticket(app, world, "in_progress")
     b = make_ticket(app, world, "concluded", requester="requester2")
     c = make_ticket(app, world, "open", service="Férias", requester="requester2")
@@ -539,8 +542,13 @@ def test_managers_and_admins_see_every_ticket_read_only(app, web, world, usernam
     assert all(f"/chamados/{t}\"" in text for t in (a, b, c))
     for ticket_id in (a, b, c):
         page = html(client.get(f"/chamados/{ticket_id}"))
-        assert "/acao/" not in page and 'id="message-form"' not in page
-        assert "/pesquisa\"" not in page and 'id="read-only-note"' in page
+        actions = set(re.findall(r"/acao/([a-z]+)", page))
+        if username == "alfa_admin" and ticket_id != b:
+            assert actions == {"transfer"} | ({"reassign"} if ticket_id == a else set())
+        else:
+            assert actions == set()
+        assert 'id="message-form"' not in page and 'id="note-form"' in page
+        assert "/pesquisa\"" not in page
     before = load_ticket(app, world, b)
     response = client.post(f"/chamados/{b}/acao/approve")
     assert response.status_code in (302, 403)

@@ -13,35 +13,41 @@ from app.tenancy import account_scope
 from tests.helpers import load_ticket, make_ticket
 
 STATES = ["open", "assumed", "in_progress", "waiting", "concluded", "closed", "cancelled"]
-ACTIONS = ["assume", "start", "wait", "resume", "conclude", "approve", "reject", "cancel",
-           "survey"]
+ACTIONS = ["assume", "start", "wait", "resume", "release", "reassign", "transfer", "conclude",
+           "approve", "reject", "cancel", "survey"]
 ACTORS = ["requester", "requester2", "attendant", "attendant2", "attendant_other", "manager",
           "admin"]
 BODIES = {"conclude": {"note": "Feito."}, "wait": {"note": "Envie o comprovante."}, "reject": {"reason": "Não resolveu."},
           "cancel": {"reason": "Desisti."}, "survey": {"score": 5, "comment": "Ótimo"}}
 TARGET = {"assume": "assumed", "start": "in_progress", "wait": "waiting",
-          "resume": "in_progress", "conclude": "concluded",
+          "resume": "in_progress", "release": "open", "reassign": None, "transfer": "open",
+          "conclude": "concluded",
           "approve": "closed", "reject": "in_progress", "cancel": "cancelled",
           "survey": "closed"}
 SOURCES = {"assume": {"open"}, "start": {"assumed"}, "wait": {"in_progress"},
-           "resume": {"waiting"}, "conclude": {"in_progress"},
+           "resume": {"waiting"}, "release": {"assumed", "in_progress"},
+           "reassign": {"assumed", "in_progress", "waiting"},
+           "transfer": {"open", "assumed", "in_progress", "waiting"}, "conclude": {"in_progress"},
            "approve": {"concluded"}, "reject": {"concluded"},
            "cancel": {"open", "assumed", "in_progress", "waiting"}, "survey": {"closed"}}
-ATTENDANT_ACTIONS = {"assume", "start", "wait", "resume", "conclude"}
-ASSIGNEE_ONLY = {"start", "wait", "resume", "conclude"}
+ATTENDANT_ACTIONS = {"assume", "start", "wait", "resume", "release", "reassign", "transfer",
+                     "conclude"}
+ADMIN_TOO = {"reassign", "transfer"}          # an administrator of the account may too
+ASSIGNEE_ONLY = {"start", "wait", "resume", "release", "reassign", "conclude"}
 
 
 def expected(state, action, actor):
     if actor in ("requester2", "attendant_other"):
         return 404  # cannot see the ticket at all
     if action in ATTENDANT_ACTIONS:
-        if actor not in ("attendant", "attendant2"):
+        if actor not in ("attendant", "attendant2") + (("admin",) if action in ADMIN_TOO else ()):
             return 403
     elif actor != "requester":
         return 403
     if state not in SOURCES[action]:
         return 409
-    if action in ASSIGNEE_ONLY and actor != "attendant":
+    if action in ASSIGNEE_ONLY and actor != "attendant" and not (
+            actor == "admin" and action in ADMIN_TOO):
         return 403  # "attendant" is the assignee in every assumed+ state
     return 200
 
@@ -61,14 +67,19 @@ def test_lifecycle_cell(app, api, world, state, action):
         ticket_id = make_ticket(app, world, state)
         before = load_ticket(app, world, ticket_id)
         events_before = _events(app, world, ticket_id)
+        body = {"reassign": {"assignee_id": world.users["attendant2"]},
+                "transfer": {"department_id": world.departments["RH"],
+                             "service_id": world.services["Férias"],
+                             "reason": "É com o RH."}}.get(action) or BODIES.get(action, {})
         response = api(world.users[actor]).post(f"/api/v1/ticket/{ticket_id}/{action}",
-                                                json=BODIES.get(action, {}))
+                                                json=body)
         want = expected(state, action, actor)
         assert response.status_code == want, (state, action, actor, response.json)
         after = load_ticket(app, world, ticket_id)
         if want == 200:
-            assert response.json["result"]["status"] == TARGET[action]
-            assert after["status"] == TARGET[action]
+            target = TARGET[action] or state
+            assert response.json["result"]["status"] == target
+            assert after["status"] == target
             assert _events(app, world, ticket_id) == events_before + 1
         else:
             assert response.json["message"]

@@ -11,8 +11,7 @@ from app import attachments, workflow
 from app.api.base import ApiBase, iso
 from app.attachments import UploadRejected
 from app.extensions import db
-from app.models import PRIORITIES, STATUSES, Attachment, Survey, Ticket, TicketEvent, \
-    TicketMessage
+from app.models import PRIORITIES, STATUSES, Attachment, Survey, Ticket, TicketMessage
 from app.security import ValidationError
 
 
@@ -21,12 +20,19 @@ def serialize_attachment(row: Attachment) -> dict:
             "content_type": row.content_type}
 
 
+def serialize_message(message: TicketMessage) -> dict:
+    return {"id": message.id, "author_id": message.author_id, "body": message.body,
+            "internal": bool(message.internal), "created_at": iso(message.created_at),
+            "attachments": [serialize_attachment(a) for a in message.attachments]}
+
+
 def serialize_ticket(ticket: Ticket, survey: Survey | None, files: list) -> dict:
     return {
         "id": ticket.id, "status": ticket.status, "priority": ticket.priority,
         "department_id": ticket.department_id, "service_id": ticket.service_id,
         "requester_id": ticket.requester_id, "assignee_id": ticket.assignee_id,
-        "sector_id": ticket.sector_id, "description": ticket.description,
+        "sector_id": ticket.sector_id, "subject": ticket.subject,
+        "description": ticket.description,
         "opened_at": iso(ticket.opened_at), "assumed_at": iso(ticket.assumed_at),
         "started_at": iso(ticket.started_at), "concluded_at": iso(ticket.concluded_at),
         "closed_at": iso(ticket.closed_at), "cancelled_at": iso(ticket.cancelled_at),
@@ -89,7 +95,8 @@ class TicketApi(ApiBase):
             ticket = workflow.open_ticket(
                 g.user, department_id=body.get("department_id"),
                 service_id=body.get("service_id"), priority=body.get("priority"),
-                description=body.get("description"), upload=upload)
+                description=body.get("description"), subject=body.get("subject"),
+                upload=upload)
         except (workflow.WorkflowError, ValidationError, UploadRejected) as error:
             return self.error(error)
         return self.response(201, id=ticket.id, result=serialize_tickets([ticket])[0])
@@ -149,7 +156,8 @@ class TicketApi(ApiBase):
                 workflow._check_action(ticket, action, g.user)
                 body = self.json_body() if (request.get_data() or transition.needs) else {}
                 workflow.apply(ticket, action, g.user,
-                               note=body.get(transition.needs or "note"))
+                               note=body.get(transition.needs or "note"),
+                               fields={k: body.get(k) for k in transition.fields})
         except (workflow.WorkflowError, ValidationError) as error:
             return self.error(error)
         ticket = db.session.get(Ticket, pk)
@@ -162,30 +170,24 @@ class TicketApi(ApiBase):
             ticket = workflow.get_ticket(pk, g.user)
         except workflow.WorkflowError as error:
             return self.error(error)
-        rows = db.session.scalars(select(TicketMessage).where(
-            TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id)).all()
-        return self.response(200, count=len(rows), result=[{
-            "id": m.id, "author_id": m.author_id, "body": m.body,
-            "created_at": iso(m.created_at),
-            "attachments": [serialize_attachment(a) for a in m.attachments]} for m in rows])
+        rows = db.session.scalars(workflow.visible_messages(ticket, g.user)).all()
+        return self.response(200, count=len(rows), result=[serialize_message(m) for m in rows])
 
     @expose("/<int:pk>/messages", methods=["POST"])
     @protect()
     def post_message(self, pk):
         try:
             ticket = workflow.get_ticket(pk, g.user)
-            if g.user.id != ticket.requester_id and not workflow.is_department_attendant(
-                    ticket, g.user):
-                raise workflow.Forbidden("Apenas o solicitante e o atendente do chamado "
-                                         "trocam mensagens.")
             body, upload = self._body()
-            message = workflow.post_message(ticket, g.user, body.get("body"), upload=upload)
+            internal = body.get("internal", False)
+            if isinstance(internal, str):      # a multipart form field
+                internal = {"true": True, "1": True, "false": False, "0": False}.get(
+                    internal.strip().lower(), internal)
+            message = workflow.post_message(ticket, g.user, body.get("body"), upload=upload,
+                                            internal=internal)
         except (workflow.WorkflowError, ValidationError, UploadRejected) as error:
             return self.error(error)
-        return self.response(201, id=message.id, result={
-            "id": message.id, "author_id": message.author_id, "body": message.body,
-            "created_at": iso(message.created_at),
-            "attachments": [serialize_attachment(a) for a in message.attachments]})
+        return self.response(201, id=message.id, result=serialize_message(message))
 
     @expose("/<int:pk>/events", methods=["GET"])
     @protect()
@@ -194,8 +196,7 @@ class TicketApi(ApiBase):
             ticket = workflow.get_ticket(pk, g.user)
         except workflow.WorkflowError as error:
             return self.error(error)
-        rows = db.session.scalars(select(TicketEvent).where(
-            TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).all()
+        rows = db.session.scalars(workflow.visible_events(ticket, g.user)).all()
         return self.response(200, count=len(rows), result=[{
             "type": e.type, "actor_id": e.actor_id, "from_status": e.from_status,
             "to_status": e.to_status, "note": e.note, "created_at": iso(e.created_at)}
@@ -203,15 +204,16 @@ class TicketApi(ApiBase):
 
 
 def visible_attachment(attachment_id: int, actor) -> Attachment | None:
-    """An attachment is visible exactly when its ticket is."""
+    """An attachment is visible when its ticket is, and, for the ticket's requester, when
+    it did not come with an internal note."""
     row = db.session.get(Attachment, attachment_id)
     if row is None:
         return None
     try:
-        workflow.get_ticket(row.ticket_id, actor)
+        ticket = workflow.get_ticket(row.ticket_id, actor)
     except workflow.TicketNotFound:
         return None
-    return row
+    return row if workflow.attachment_visible(row, ticket, actor) else None
 
 
 class AttachmentApi(ApiBase):

@@ -116,7 +116,7 @@ def _full_name(member):
 def _rows():
     """What a list row shows: names by joins, the description cut in SQL."""
     return (
-        select(Ticket.id, Ticket.status, Ticket.priority, Ticket.assignee_id,
+        select(Ticket.id, Ticket.status, Ticket.priority, Ticket.assignee_id, Ticket.subject,
                Ticket.opened_at, Ticket.sla_due_at, Ticket.concluded_at, Ticket.sla_met,
                Ticket.waiting_since,
                func.substr(Ticket.description, 1, SNIPPET_READ).label("snippet"),
@@ -142,6 +142,7 @@ class ListRow:
     status: str
     priority: str
     assignee_id: int | None
+    subject: str
     service_name: str
     department_name: str
     requester_name: str
@@ -164,7 +165,7 @@ class ListRow:
             snippet = snippet[:SNIPPET_SHOWN - 1] + "…"
         return cls(
             id=row.id, status=row.status, priority=row.priority,
-            assignee_id=row.assignee_id, service_name=row.service_name,
+            assignee_id=row.assignee_id, subject=row.subject, service_name=row.service_name,
             department_name=row.department_name, requester_name=row.requester_name,
             assignee_name=row.assignee_name, snippet=snippet, url=ticket_url(row.id),
             opened=when(row.opened_at), due=when(row.sla_due_at), sla_state=state,

@@ -34,7 +34,9 @@ SCREEN_EVENT_LABELS = {**EVENT_LABELS,
                        "ticket_waiting": "Atendente pediu algo ao solicitante (Aguardando "
                                          "solicitante)",
                        "ticket_cancelled": "Chamado cancelado (pelo solicitante ou "
-                                           "automaticamente)"}
+                                           "automaticamente)",
+                       "ticket_transferred": "Chamado transferido para outro departamento",
+                       "ticket_reassigned": "Chamado passado a outro atendente"}
 FAILED_SHOWN = 100
 
 

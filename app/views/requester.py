@@ -22,7 +22,7 @@ from app.tenancy import current_account
 from app.views.display import id_url, template_helpers, time_formatter
 from app.views.lists import ALL_TABS, TicketList, list_page
 
-FIELDS = ("department_id", "service_id", "priority", "description")
+FIELDS = ("department_id", "service_id", "priority", "subject", "description")
 
 
 def catalogue() -> tuple[list[dict], list[dict]]:
@@ -95,7 +95,8 @@ class RequesterView(BaseView):
             ticket = workflow.open_ticket(
                 g.user, department_id=values["department_id"],
                 service_id=values["service_id"], priority=values["priority"],
-                description=values["description"], upload=upload)
+                description=values["description"], subject=values["subject"] or None,
+                upload=upload)
         except (workflow.WorkflowError, UploadRejected) as error:
             db.session.rollback()
             message = error.message

@@ -23,7 +23,15 @@ from werkzeug.exceptions import NotFound
 from app import attachments, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
-from app.models import Attachment, Survey, Ticket, TicketEvent, TicketMessage
+from app.models import (
+    Attachment,
+    Department,
+    Service,
+    Survey,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+)
 from app.tenancy import current_account
 from app.views.display import template_helpers
 from app.views.lists import ALL_TABS, TicketList, list_page
@@ -33,7 +41,8 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
     "concluded": "fa-check", "approved": "fa-thumbs-up", "rejected": "fa-undo",
     "cancelled": "fa-ban", "message": "fa-comment", "survey": "fa-star",
     "auto_approved": "fa-clock-o", "waiting": "fa-pause", "resumed": "fa-play-circle",
-    "auto_cancelled": "fa-clock-o",
+    "auto_cancelled": "fa-clock-o", "released": "fa-reply", "reassigned": "fa-exchange",
+    "transferred": "fa-share", "internal_note": "fa-lock",
 }
 # Managers and administrators: every ticket of the account, newest first.
 ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
@@ -44,6 +53,23 @@ LIST_ENDPOINTS = {"TicketView.list", "AttendantView.queue", "AttendantView.mine"
 # What the ticket page reads of the ticket beyond its row, joined in the same query.
 PAGE_LOAD = (joinedload(Ticket.service), joinedload(Ticket.department),
              joinedload(Ticket.sector))
+
+
+def desk_choices(ticket: Ticket, actions: list[str]) -> dict:
+    """What the reassign and transfer forms offer: the department's other attendants,
+    and every other service of the account with its department (only when offered)."""
+    choices = {}
+    if "reassign" in actions:
+        department = db.session.get(Department, ticket.department_id)
+        choices["attendants"] = [(m.id, m.full_name) for m in department.attendants
+                                 if m.active and m.id != ticket.assignee_id]
+    if "transfer" in actions:
+        choices["services"] = [
+            (s.id, s.name, s.department_id, s.department.name) for s in db.session.scalars(
+                select(Service).options(joinedload(Service.department))
+                .where(Service.id != ticket.service_id).order_by(Service.name))]
+        choices["services"].sort(key=lambda s: (s[3], s[1]))
+    return choices
 
 
 class TicketView(BaseView):
@@ -89,12 +115,10 @@ class TicketView(BaseView):
         user = g.user
         account = current_account()
         events = db.session.scalars(
-            select(TicketEvent).options(joinedload(TicketEvent.actor))
-            .where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+            workflow.visible_events(ticket, user).options(joinedload(TicketEvent.actor))
         ).all()
         messages = db.session.scalars(
-            select(TicketMessage).options(joinedload(TicketMessage.author))
-            .where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id)
+            workflow.visible_messages(ticket, user).options(joinedload(TicketMessage.author))
         ).all()
         opening_files = db.session.scalars(
             select(Attachment).where(Attachment.ticket_id == ticket.id,
@@ -105,12 +129,14 @@ class TicketView(BaseView):
         actions = workflow.allowed_actions(ticket, user, attendant=attendant,
                                            surveyed=survey is not None)
         can_message = workflow.can_message(ticket, user)
+        can_note = workflow.can_write_note(ticket, user, attendant=attendant)
         return self.render_template(
             "tickets/show.html", ticket=ticket, events=events, messages=messages,
             opening_files=opening_files, survey=survey, actions=actions,
-            can_message=can_message,
+            can_message=can_message, can_note=can_note,
+            desk=desk_choices(ticket, actions),
             is_requester=ticket.requester_id == user.id, is_attendant=attendant,
-            read_only=not actions and not can_message,
+            read_only=not actions and not can_message and not can_note,
             drafts=drafts or {}, event_labels=workflow.EVENT_LABELS, event_icons=EVENT_ICONS,
             max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
             accept=",".join(sorted(attachments.ALLOWED)),
@@ -146,15 +172,26 @@ class TicketView(BaseView):
         if action not in workflow.TRANSITIONS:
             return self._not_found()
         note = request.form.get("note")
+        fields = {k: request.form.get(k) for k in workflow.TRANSITIONS[action].fields}
+        if action == "transfer" and ":" in request.form.get("target", ""):
+            # The page's one select names both: "<department id>:<service id>".
+            fields["department_id"], _, fields["service_id"] = request.form["target"].partition(":")
         try:
             ticket = workflow.get_ticket(ticket_id, g.user)
-            workflow.apply(ticket, action, g.user, note=note)
+            workflow.apply(ticket, action, g.user, note=note, fields=fields)
         except workflow.TicketNotFound:
             db.session.rollback()
             return self._not_found()
         except workflow.WorkflowError as error:
-            return self._failed(ticket_id, error, {action: note or ""})
+            return self._failed(ticket_id, error, {
+                action: note or "", "target": request.form.get("target", ""),
+                "assignee_id": request.form.get("assignee_id", "")})
         flash(DONE_MESSAGES[action], "success")
+        if action in ("transfer", "release", "reassign"):
+            try:   # the mover may no longer see it (another department's now)
+                workflow.get_ticket(ticket_id, g.user)
+            except workflow.TicketNotFound:
+                return redirect(url_for("AttendantView.queue"))
         anchor = "pesquisa" if action == "approve" else None
         return redirect(url_for("TicketView.show", ticket_id=ticket_id, _anchor=anchor))
 
@@ -181,15 +218,17 @@ class TicketView(BaseView):
     @permission_name("message")
     def message(self, ticket_id):
         body = request.form.get("body", "")
+        internal = request.form.get("internal") == "1"
         try:
             ticket = workflow.get_ticket(ticket_id, g.user)
-            workflow.post_message(ticket, g.user, body, upload=request.files.get("file"))
+            workflow.post_message(ticket, g.user, body, upload=request.files.get("file"),
+                                  internal=internal)
         except workflow.TicketNotFound:
             db.session.rollback()
             return self._not_found()
         except (workflow.WorkflowError, UploadRejected) as error:
-            return self._failed(ticket_id, error, {"body": body})
-        flash("Mensagem enviada.", "success")
+            return self._failed(ticket_id, error, {"note_body" if internal else "body": body})
+        flash("Nota interna registrada." if internal else "Mensagem enviada.", "success")
         return redirect(url_for("TicketView.show", ticket_id=ticket_id, _anchor="conversa"))
 
     @expose("/<int:ticket_id>/anexos/<int:attachment_id>")
@@ -203,7 +242,7 @@ class TicketView(BaseView):
         except workflow.TicketNotFound:
             return self._not_found()
         row = db.session.get(Attachment, attachment_id)
-        if row is None or row.ticket_id != ticket.id:
+        if row is None or not workflow.attachment_visible(row, ticket, g.user):
             return self._not_found()
         try:
             return attachments.download_response(current_app.config["UPLOAD_FOLDER"], row)
@@ -216,6 +255,9 @@ DONE_MESSAGES = {
     "start": "Atendimento iniciado.",
     "wait": "Pedido enviado ao solicitante. O prazo fica pausado até a resposta.",
     "resume": "Atendimento retomado. O prazo voltou a correr.",
+    "release": "Chamado devolvido à fila do departamento.",
+    "reassign": "Chamado passado ao outro atendente.",
+    "transfer": "Chamado transferido. Ele está na fila do novo departamento.",
     "conclude": "Atendimento concluído. O solicitante foi avisado para aprovar.",
     "approve": "Encerramento aprovado. Conte como foi o atendimento na pesquisa abaixo.",
     "reject": "Encerramento reprovado. O chamado voltou para o atendente.",

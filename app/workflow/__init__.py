@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from app.vocabulary import (  # noqa: F401 (pages name things through here)
     ACTION_LABELS,
-    HISTORY_LABELS as EVENT_LABELS,
     PRIORITY_LABELS,
     STATUS_LABELS,
+)
+from app.vocabulary import (
+    HISTORY_LABELS as EVENT_LABELS,
 )
 from app.workflow.errors import (  # noqa: F401
     Forbidden,
@@ -33,6 +35,7 @@ from app.workflow.moves import (  # noqa: F401
     fill_survey,
     open_ticket,
     post_message,
+    subject_of,
 )
 from app.workflow.table import (  # noqa: F401
     ACTIONS,
@@ -45,10 +48,16 @@ from app.workflow.table import (  # noqa: F401
     Transition,
     allowed_actions,
     can_message,
+    can_write_note,
+    roles,
 )
 from app.workflow.visibility import (  # noqa: F401
+    attachment_visible,
     attendant_departments,
     get_ticket,
+    hides_internal,
     is_department_attendant,
+    visible_events,
+    visible_messages,
     visible_tickets,
 )

@@ -2,6 +2,7 @@
 flashed messages; nothing below it knows about HTTP."""
 from __future__ import annotations
 
+
 class WorkflowError(Exception):
     status = 400
 

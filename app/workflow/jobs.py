@@ -12,6 +12,7 @@ from app.models import Account, Ticket
 from app.workflow.errors import TransitionNotAllowed
 from app.workflow.moves import _utc, apply
 
+
 @periodic(seconds=300)
 def auto_approve_due(now: dt.datetime | None = None) -> int:
     """Approve concluded tickets whose requester stayed silent for the account's N days.

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from app import attachments, business_hours, calendars, notifications
 from app.extensions import db
 from app.models import (
-    MAX_ID,
     PRIORITIES,
     Account,
     Attachment,
@@ -29,6 +28,7 @@ from app.models import (
     utcnow,
 )
 from app.vocabulary import ACTION_LABELS, STATUS_LABELS, duration_text
+from app.workflow.desk import desk_fields, desk_note, desk_snapshot, desk_values
 from app.workflow.errors import (
     Forbidden,
     InvalidInput,
@@ -36,7 +36,9 @@ from app.workflow.errors import (
     TicketNotFound,
     TransitionNotAllowed,
 )
+from app.workflow.inputs import _due, _id, _text, _utc
 from app.workflow.table import (
+    ADMIN,
     EVENT_TYPES,
     OPEN_FOR_MESSAGES,
     REQUESTER,
@@ -44,40 +46,16 @@ from app.workflow.table import (
     TRANSITIONS,
     Transition,
     _may,
+    can_write_note,
+    is_assignee_or_exempt,
+    roles,
 )
 from app.workflow.visibility import is_department_attendant
 
 MAX_DESCRIPTION = 20_000
 MAX_NOTE = 5_000
-
-
-def _text(value, field: str, label: str, max_len: int, required: bool = True) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{label}: informe um texto.", field)
-    if "\x00" in value:
-        raise InvalidInput(f"{label} contém caracteres inválidos.", field)
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{label} é obrigatório.", field)
-    if len(value) > max_len:
-        raise InvalidInput(f"{label} deve ter no máximo {max_len} caracteres.", field)
-    return value or None
-
-
-def _id(value, field: str, label: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise InvalidInput(f"{label}: informe um id numérico.", field)
-    return value
-
-
-def _utc(now: dt.datetime | None) -> dt.datetime:
-    """The moment of an action, in UTC: SQLite keeps a time's wall clock and drops its
-    offset, so every stored time must already be UTC."""
-    return utcnow() if now is None else as_utc(now).astimezone(dt.timezone.utc)
+MAX_SUBJECT = 200
+SUBJECT_FROM_DESCRIPTION = 120
 
 
 def _event(ticket: Ticket, type_: str, actor: Member | None, from_status, to_status,
@@ -121,8 +99,17 @@ def _remove_files(stored: list) -> None:
 # --- use cases ---------------------------------------------------------------------
 
 
+def subject_of(subject, description: str) -> str:
+    """The ticket's "Assunto": as typed (at most 200 characters), or the description's
+    first non-blank line, trimmed and cut at 120."""
+    if subject is None or (isinstance(subject, str) and not subject.strip()):
+        first = next((line.strip() for line in description.splitlines() if line.strip()), "")
+        return first[:SUBJECT_FROM_DESCRIPTION]
+    return " ".join(_text(subject, "subject", "O assunto", MAX_SUBJECT).split())
+
+
 def open_ticket(actor: Member, *, department_id, service_id, priority, description,
-                upload=None, now: dt.datetime | None = None) -> Ticket:
+                subject=None, upload=None, now: dt.datetime | None = None) -> Ticket:
     """A requester opens a ticket: validated, SLA due time computed, history and
     notifications written, optional file stored; all or nothing."""
     if not actor.has_profile("requester"):
@@ -144,13 +131,14 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     if priority not in PRIORITIES:
         raise InvalidInput("Prioridade inválida: use low, medium, high ou urgent.", "priority")
     description = _text(description, "description", "Descrição", MAX_DESCRIPTION)
+    subject = subject_of(subject, description)
     now = _utc(now)
     calendar = calendars.calendar_for(actor.account_id)
     due = _due(now, service.sla_hours_for(priority), calendars.clock_for(service, calendar))
     ticket = Ticket(
         account_id=actor.account_id, requester_id=actor.id, department_id=department.id,
         service_id=service.id, sector_id=actor.sector_id, priority=priority, status="open",
-        description=description, opened_at=now, updated_at=now, sla_due_at=due,
+        subject=subject, description=description, opened_at=now, updated_at=now, sla_due_at=due,
         sla_paused_seconds=0.0, reopen_count=0, version=1,
     )
     db.session.add(ticket)
@@ -166,16 +154,6 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
         raise
     _commit_or_clean(stored)
     return ticket
-
-
-def _due(start: dt.datetime, hours, clock) -> dt.datetime:
-    """``start`` plus ``hours`` on the service's clock (None: every hour counts)."""
-    try:
-        return business_hours.add(start, hours, clock)
-    except business_hours.CalendarError:
-        raise InvalidInput("Este serviço conta o prazo em horas úteis, mas o calendário da "
-                           "conta não tem horário de atendimento. Peça a um administrador "
-                           "para ajustar o calendário.", "service_id")
 
 
 def _resume_values(ticket: Ticket, now: dt.datetime, calendar) -> tuple[dict, dt.timedelta]:
@@ -198,43 +176,52 @@ def _pause_note(ticket: Ticket, paused: dt.timedelta, calendar, prefix: str) -> 
             f"Novo prazo: {due:%d/%m/%Y %H:%M}.")
 
 
-def _check_action(ticket: Ticket, action: str, actor: Member) -> Transition:
+def _check_action(ticket: Ticket, action: str, actor: Member) -> tuple[Transition, set]:
+    """The role check (403) of a move; returns the transition and the actor's roles."""
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise TicketNotFound("Ação desconhecida.")
-    if not _may(transition, ticket, actor):
-        if transition.who == REQUESTER:
+    held = roles(ticket, actor)
+    if not _may(transition, ticket, actor, held):
+        if transition.who == (REQUESTER,):
             raise Forbidden("Apenas o solicitante do chamado pode fazer isso.")
+        if ADMIN in transition.who:
+            raise Forbidden("Apenas atendentes do departamento do chamado ou administradores "
+                            "podem fazer isso.")
         raise Forbidden("Apenas atendentes do departamento do chamado podem fazer isso.")
-    return transition
+    return transition, held
 
 
 def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
-          system: bool = False, now: dt.datetime | None = None) -> Ticket:
+          fields: dict | None = None, system: bool = False,
+          now: dt.datetime | None = None) -> Ticket:
     """Move ``ticket`` by ``action``. Checks in the contract's order: role (403), body
-    (400), state and race (409), assignee (403). ``system`` marks the periodic jobs'
-    moves (auto-approval, cancellation of an unanswered wait): no actor, no role check."""
+    (400), state and race (409), assignee (403). ``fields`` holds the move's other body
+    fields (``assignee_id`` of a reassignment; ``department_id`` and ``service_id`` of a
+    transfer). ``system`` marks the periodic jobs' moves (auto-approval, cancellation of
+    an unanswered wait): no actor, no role check."""
     if action == "survey":
         raise InvalidInput("Use a pesquisa de satisfação.", "action")
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise TicketNotFound("Ação desconhecida.")
-    if not system:
-        _check_action(ticket, action, actor)
+    held = set() if system else _check_action(ticket, action, actor)[1]
     text = None
     if transition.needs:
         label = "A nota de conclusão" if transition.needs == "note" else "O motivo"
         text = _text(note, transition.needs, label, MAX_NOTE)
     elif note is not None and not system:
         text = _text(note, "note", "A observação", MAX_NOTE, required=False)
+    desk = desk_fields(action, ticket, fields or {})
     if ticket.status not in transition.sources:
         raise _state_error(ticket, action)
-    if transition.assignee_only and ticket.assignee_id != actor.id:
+    if not system and not is_assignee_or_exempt(transition, ticket, actor, held):
         raise Forbidden("Apenas o atendente responsável pelo chamado pode fazer isso.")
 
     now = _utc(now)
     calendar = calendars.calendar_for(ticket.account_id)
-    values = {"status": transition.target, "version": Ticket.version + 1, "updated_at": now}
+    values = {"status": transition.target or ticket.status, "version": Ticket.version + 1,
+              "updated_at": now}
     paused = None
     if action == "assume":
         values.update(assignee_id=actor.id, assumed_at=now, business_assume_hours=(
@@ -244,7 +231,7 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
             calendars.working_hours(ticket.assumed_at, now, calendar)))
     elif action == "wait":
         values["waiting_since"] = now
-    elif action == "resume" or (action == "cancel" and ticket.status == "waiting"):
+    elif ticket.status == "waiting" and action in ("resume", "cancel"):
         resumed, paused = _resume_values(ticket, now, calendar)
         values.update(resumed)
     if action == "conclude":
@@ -260,7 +247,10 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
                           calendars.working_hours(ticket.concluded_at, now, calendar)))
     elif action == "cancel":
         values["cancelled_at"] = now
+    elif action in ("release", "reassign", "transfer"):
+        values.update(desk_values(action, ticket, desk, values, calendar))
     from_status, version = ticket.status, ticket.version
+    before = desk_snapshot(ticket) if action in ("reassign", "transfer") else None
     result = db.session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status == from_status, Ticket.version == version)
@@ -274,10 +264,12 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
     if action == "resume":
         text = " ".join(filter(None, [
             _pause_note(ticket, paused, calendar, "Atendimento retomado"), text]))
+    elif action in ("reassign", "transfer"):
+        text = desk_note(action, before, ticket, text)
     elif system and action == "approve":
         text = "Aprovado automaticamente por falta de resposta do solicitante."
     _event(ticket, SYSTEM_EVENT_TYPES[action] if system else EVENT_TYPES[action], actor,
-           from_status, transition.target, note=text, when=now)
+           from_status, ticket.status, note=text, when=now)
     if transition.event:
         notifications.enqueue(transition.event, ticket, actor, text=text)
     db.session.commit()
@@ -351,32 +343,44 @@ def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
 
 
 def post_message(ticket: Ticket, actor: Member, body, upload=None,
-                 now: dt.datetime | None = None) -> TicketMessage:
+                 now: dt.datetime | None = None, internal=False) -> TicketMessage:
     """A message (with an optional file) between the requester and the assignee; the
-    requester's answer to a ticket waiting on them resumes it."""
-    if actor.id != ticket.requester_id and not is_department_attendant(ticket, actor):
+    requester's answer to a ticket waiting on them resumes it. ``internal``: a note
+    among staff (any attendant of the department, managers, administrators) that the
+    requester never sees, in any state of the ticket; it mails nobody."""
+    if not isinstance(internal, bool):
+        raise InvalidInput("internal deve ser true ou false.", "internal")
+    if internal:
+        if not can_write_note(ticket, actor):
+            raise Forbidden("Notas internas são escritas pelos atendentes do departamento, "
+                            "gestores e administradores.")
+    elif actor.id != ticket.requester_id and not is_department_attendant(ticket, actor):
         raise Forbidden("Apenas o solicitante e o atendente do chamado trocam mensagens.")
     has_file = upload is not None and getattr(upload, "filename", None)
-    body = _text(body, "body", "A mensagem", MAX_DESCRIPTION, required=not has_file) or ""
-    if ticket.status not in OPEN_FOR_MESSAGES:
-        raise TransitionNotAllowed("Chamado encerrado ou cancelado não recebe mensagens.")
-    if actor.id != ticket.requester_id and ticket.assignee_id != actor.id:
-        raise Forbidden("Apenas o atendente responsável pelo chamado envia mensagens. "
-                        "Assuma o chamado primeiro.")
+    label = "A nota interna" if internal else "A mensagem"
+    body = _text(body, "body", label, MAX_DESCRIPTION, required=not has_file) or ""
+    if not internal:
+        if ticket.status not in OPEN_FOR_MESSAGES:
+            raise TransitionNotAllowed("Chamado encerrado ou cancelado não recebe mensagens.")
+        if actor.id != ticket.requester_id and ticket.assignee_id != actor.id:
+            raise Forbidden("Apenas o atendente responsável pelo chamado envia mensagens. "
+                            "Assuma o chamado primeiro.")
     now = _utc(now)
     message = TicketMessage(account_id=ticket.account_id, ticket_id=ticket.id,
-                            author_id=actor.id, body=body, created_at=now)
+                            author_id=actor.id, body=body, internal=internal, created_at=now)
     db.session.add(message)
     stored: list[str] = []
     try:
         db.session.flush()
         _store(upload, ticket, actor, stored, message_id=message.id)
-        _event(ticket, "message", actor, ticket.status, ticket.status,
-               note=body[:500] or "(arquivo)", when=now)
-        if actor.id == ticket.requester_id and ticket.status == "waiting":
-            _resume_by_message(ticket, actor, now)
-        event = "requester_message" if actor.id == ticket.requester_id else "attendant_message"
-        notifications.enqueue(event, ticket, actor, text=body)
+        _event(ticket, "internal_note" if internal else "message", actor, ticket.status,
+               ticket.status, note=body[:500] or "(arquivo)", when=now)
+        if not internal:
+            if actor.id == ticket.requester_id and ticket.status == "waiting":
+                _resume_by_message(ticket, actor, now)
+            event = ("requester_message" if actor.id == ticket.requester_id
+                     else "attendant_message")
+            notifications.enqueue(event, ticket, actor, text=body)
     except BaseException:
         db.session.rollback()
         _remove_files(stored)
