@@ -98,6 +98,14 @@ def build_fab_roles() -> dict:
               ["PainelApi", "can_get"]]  # dashboards/, app/api/painel.py
     manager += painel
     admin += painel
+    # Working-hours calendar (app/api/calendar.py, app/views/calendar.py): the staff
+    # whose due times count on it may read it; only administrators change it.
+    calendar_read = [["CalendarApi", "can_get"]]
+    admin += calendar_read + [["CalendarApi", "can_put"], ["CalendarView", "can_show"],
+                              ["CalendarView", "can_edit"],
+                              ["Calendário de atendimento", "menu_access"]]
+    manager += calendar_read
+    attendant += calendar_read
     common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {

@@ -15,3 +15,6 @@ def register(appbuilder) -> None:
     from app.api.painel import PainelApi
 
     appbuilder.add_api(PainelApi)
+    from app.api.calendar import CalendarApi
+
+    appbuilder.add_api(CalendarApi)

@@ -25,6 +25,11 @@ def register(appbuilder) -> None:
 
     appbuilder.add_view(NotificationsView, "Notificações", label=_l("Notificações"),
                         icon="fa-envelope", category="Conta")
+    from app.views.calendar import CalendarView
+
+    appbuilder.add_view(CalendarView, "Calendário de atendimento",
+                        label=_l("Calendário de atendimento"), icon="fa-calendar",
+                        category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     install_context(appbuilder)
 
