@@ -5,7 +5,10 @@ tickets (in a child process, as ``flask generate`` would run apart from the web
 server), then times, median of ``--repeat`` runs, the whole KPI set the API answers
 and each query of the Painel beside the same aggregate written by hand in raw SQL
 through the bare driver (the ceiling), and prints the ratio and the peak memory of
-the serving process.
+the serving process. Then the same data on both clocks: the KPI set, the summary and
+the step times with ``clock=24x7`` and ``clock=business`` (the mean times read from the
+working hours stored on each ticket), with their ratio, and the at-risk queue (which
+mixes both clocks: half the generated services count working hours).
 """
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ import time
 SQL_PERIOD = "account_id = %(a)s AND {col} >= %(lo)s AND {col} < %(hi)s"
 RAW = {
     "summary": f"""SELECT * FROM
-      (SELECT count(*), count(*) FILTER (WHERE sla_due_at < %(now)s) FROM ticket
-         WHERE account_id = %(a)s AND status IN ('open','assumed','in_progress','concluded')) b,
+      (SELECT count(*), count(*) FILTER (WHERE status <> 'waiting' AND sla_due_at < %(now)s)
+         FROM ticket WHERE account_id = %(a)s
+         AND status IN ('open','assumed','in_progress','waiting','concluded')) b,
+      (SELECT count(*) FROM ticket WHERE account_id = %(a)s AND status = 'waiting'
+         AND sla_due_at < waiting_since AND sla_due_at < %(now)s) w,
       (SELECT count(*), count(*) FILTER (WHERE reopen_count > 0), coalesce(sum(reopen_count), 0)
          FROM ticket WHERE {SQL_PERIOD.format(col='opened_at')}) o,
       (SELECT avg(extract(epoch FROM started_at - opened_at)) / 3600 FROM ticket
@@ -179,9 +185,46 @@ def _measure(app, account_id: int, args) -> None:
 
             ceiling = _median_ms(one, args.repeat)
             print(f"{name:28s} {mine:9.1f} {ceiling:14.1f} {mine / ceiling:6.2f}")
+        _compare_clocks(session, account_id, f, now, args.repeat)
     raw.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npico de memória do processo que serve os KPIs: {peak:.0f} MB")
+
+
+def _interleaved_ms(first, second, repeat: int) -> tuple[float, float]:
+    """Medians of two calls run alternately (ABAB...), twice ``repeat`` samples each:
+    on a shared machine, load that comes and goes then weighs on both alike."""
+    first(), second()
+    samples: tuple[list, list] = ([], [])
+    for _ in range(2 * repeat):
+        for fn, bucket in ((first, samples[0]), (second, samples[1])):
+            began = time.perf_counter()
+            fn()
+            bucket.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
+def _compare_clocks(session, account_id: int, f, now, repeat: int) -> None:
+    """The same period and data with clock=24x7 and clock=business, interleaved."""
+    from dashboards import queries
+    from dashboards.kpis import kpi_set
+
+    business = f.replace(clock="business")
+    calls = {
+        "conjunto de KPIs (API)": lambda g: kpi_set(session, account_id, g, now=now),
+        "summary": lambda g: queries.summary(session, account_id, g, now=now),
+        "step_times": lambda g: queries.step_times(session, account_id, g),
+    }
+    print(f"\n{'mesmos dados, dois relógios':28s} {'24x7 (ms)':>9s} {'business (ms)':>14s} "
+          f"{'razão':>6s}")
+    for name, call in calls.items():
+        elapsed, working = _interleaved_ms(lambda c=call: c(f), lambda c=call: c(business),
+                                           repeat)
+        print(f"{name:28s} {elapsed:9.1f} {working:14.1f} {working / elapsed:6.2f}")
+    risk = _median_ms(lambda: queries.tickets_at_risk(session, account_id, f, hours=48,
+                                                      now=now, limit=20), repeat)
+    _, total = queries.tickets_at_risk(session, account_id, f, hours=48, now=now, limit=20)
+    print(f"{'em risco, 48 h (20 de ' + format(total, ',') + ')':28s} {risk:9.1f}")
 
 
 def main(argv=None) -> int:

@@ -12,12 +12,21 @@ from dash import Input, Output, State, ctx, html
 from app.extensions import db
 from app.security import ValidationError
 from dashboards import figures, queries, tables
-from dashboards.painel import (FILTER_FIELDS, GROUP_CHARTS, PAGE_SIZE, SATISFACTION_CHARTS,
-                               TOP_GROUPS, caller, filters_from, validate_cross)
+from dashboards.painel import (
+    FILTER_FIELDS,
+    GROUP_CHARTS,
+    PAGE_SIZE,
+    SATISFACTION_CHARTS,
+    TOP_GROUPS,
+    caller,
+    filters_from,
+    validate_cross,
+)
 
 FILTER_INPUTS = [Input("f-period", "start_date"), Input("f-period", "end_date")] + [
     Input(f"f-{field}", "value") for field in FILTER_FIELDS] + [Input("crossfilter", "data")]
 CHARTS = {**GROUP_CHARTS, **SATISFACTION_CHARTS}
+CLOCK_NOTES = {"24x7": "em horas corridas", "business": "em horas úteis"}
 
 
 def _split(args):
@@ -34,6 +43,9 @@ def _alert(message: str):
 def export_query(start, end, values: dict, cross) -> str:
     params = [("start", start or ""), ("end", end or "")]
     for field, value in values.items():
+        if isinstance(value, str):  # the clock: one value, not a list
+            params.append((field, value))
+            continue
         for item in value or []:
             params.append((field, item))
     if cross:
@@ -41,16 +53,19 @@ def export_query(start, end, values: dict, cross) -> str:
     return urlencode(params)
 
 
-def _summary_outputs(row, account_tz: str):
+def _summary_outputs(row, clock: str):
     backlog_note = f"{figures.number(row['sla_breached_open'])} já passaram do prazo"
+    unit = CLOCK_NOTES[clock]
     judged = row["sla_met"] + row["sla_breached"]
     met_pct = figures.number(row["sla_met_pct"], 1) + "%" if judged else "—"
     breached_pct = figures.number(100 - row["sla_met_pct"], 1) + "%" if judged else "—"
     return [
         figures.number(row["open_backlog"]), backlog_note,
         figures.number(row["opened_in_period"]), "no período escolhido",
-        figures.hours(row["mean_first_response_hours"]), "da abertura ao início",
-        figures.hours(row["mean_handling_hours"]), "do início à conclusão final",
+        figures.hours(row["mean_first_response_hours"], clock, say_clock=False),
+        f"da abertura ao início, {unit}",
+        figures.hours(row["mean_handling_hours"], clock, say_clock=False),
+        f"do início à conclusão final, {unit}",
         figures.number(row["sla_met"]), f"{met_pct} dos chamados avaliados",
         figures.number(row["sla_breached"]),
         f"{breached_pct} · {figures.number(row['sla_breached_open'])} ainda sem solução",
@@ -122,11 +137,14 @@ def register(app: dash.Dash) -> None:
         KPI_OUTPUTS + [Output(ident, "figure") for ident in CHARTS]
         + [Output("step-table", "children"), Output("painel-alert", "children"),
            Output("export-csv", "href"), Output("export-xlsx", "href")],
-        FILTER_INPUTS,
+        FILTER_INPUTS + [Input("f-clock", "value")],
     )
     def refresh(*args):
+        """Cards, charts and step times; the clock switch feeds the same Filters (the
+        counts do not depend on it, the mean and step times do)."""
         account = caller()
-        start, end, values, cross = _split(args)
+        start, end, values, cross = _split(args[:-1])
+        values["clock"] = args[-1]
         cross = validate_cross(account, cross)
         session = db.session
         try:
@@ -152,9 +170,9 @@ def register(app: dash.Dash) -> None:
                 session, account.id, per_chart[ident], dimension)
             mine = selected if cross and cross["dimension"] == dimension else None
             figs.append(figures.satisfaction(frame.head(TOP_GROUPS), title, mine))
-        steps = tables.steps(queries.step_times(session, account.id, f))
+        steps = tables.steps(queries.step_times(session, account.id, f), f.clock)
         query = export_query(start, end, values, cross)
-        return (_summary_outputs(row, account.time_zone) + figs
+        return (_summary_outputs(row, f.clock) + figs
                 + [steps, None, f"/painel/exportar.csv?{query}", f"/painel/exportar.xlsx?{query}"])
 
     @app.callback(Output("drill-page", "data"),

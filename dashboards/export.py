@@ -38,6 +38,7 @@ def _safe(value):
 def _current_view():
     account = db.session.get(Account, current_user.account_id)
     values = {field: request.args.getlist(field) for field in FILTER_FIELDS}
+    values["clock"] = request.args.get("clock")
     cross = None
     dimension = request.args.get("cross_dimension")
     if dimension:
@@ -64,11 +65,13 @@ def ticket_frame(account, f) -> pd.DataFrame:
 
 def _summary_frame(account, f) -> pd.DataFrame:
     row = queries.summary(db.session, account.id, f).iloc[0]
+    unit = "h úteis" if f.clock == "business" else "h corridas"
     items = [("Período", f"{f.start:%d/%m/%Y} a {f.end:%d/%m/%Y}"),
              ("Chamados em aberto (backlog)", row["open_backlog"]),
              ("Abertos no período", row["opened_in_period"]),
-             ("Tempo médio até o primeiro atendimento (h)", row["mean_first_response_hours"]),
-             ("Tempo médio de atendimento (h)", row["mean_handling_hours"]),
+             (f"Tempo médio até o primeiro atendimento ({unit})",
+              row["mean_first_response_hours"]),
+             (f"Tempo médio de atendimento ({unit})", row["mean_handling_hours"]),
              ("Cumpriram o SLA", row["sla_met"]),
              ("Não cumpriram o SLA", row["sla_breached"]),
              ("Reaberturas", row["reopenings"])]

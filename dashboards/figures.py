@@ -26,10 +26,17 @@ def number(value, decimals: int = 0) -> str:
     return text.replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def hours(value) -> str:
-    """Durations as a person reads them: minutes, hours, or days."""
+def hours(value, clock: str = "24x7", say_clock: bool = True) -> str:
+    """Durations as a person reads them: minutes, hours, or days. Working hours
+    (``clock="business"``) stay in hours (48 working hours are not two days) and say
+    "úteis" unless ``say_clock`` is off (a KPI card says it in its note)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if clock == "business":
+        suffix = " úteis" if say_clock else ""
+        if value < 1:
+            return f"{number(value * 60)} min{suffix}"
+        return f"{number(value, 1)} h{suffix}"
     if value < 1:
         return f"{number(value * 60)} min"
     if value < 48:

@@ -15,14 +15,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.models import PRIORITIES, Department, Member, Sector, Service
+from app.models import PRIORITIES, SLA_CLOCKS, Department, Member, Sector, Service
 from app.security import ValidationError
 
 MAX_PERIOD_DAYS = 3660
 DEFAULT_PERIOD_DAYS = 30
-PRIORITY_LABELS = {"low": "Baixa", "medium": "Média", "high": "Alta", "urgent": "Urgente"}
-STATUS_LABELS = {"open": "Aberto", "assumed": "Assumido", "in_progress": "Em atendimento",
-                 "concluded": "Concluído", "closed": "Encerrado", "cancelled": "Cancelado"}
+# The clock the mean times are read on: elapsed hours, or the account calendar's working
+# hours (stored on each ticket by the workflow when each step happened).
+CLOCKS = SLA_CLOCKS
+DEFAULT_CLOCK = "24x7"
 # field -> (model whose ids it holds, pt-BR label)
 ID_FIELDS = {
     "department_id": (Department, "Departamento"),
@@ -44,6 +45,7 @@ class Filters:
     sector_ids: tuple = ()
     attendant_ids: tuple = ()
     requester_ids: tuple = ()
+    clock: str = DEFAULT_CLOCK
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """UTC [start, end) of the period: local midnight of ``start`` up to local
@@ -133,6 +135,16 @@ def parse_priorities(value) -> tuple[str, ...]:
     return tuple(p for p in PRIORITIES if p in values)
 
 
+def parse_clock(value) -> str:
+    """``24x7`` (default: every hour counts) or ``business`` (working hours)."""
+    if value in (None, ""):
+        return DEFAULT_CLOCK
+    if not isinstance(value, str) or value not in CLOCKS:
+        raise ValidationError("clock", "Relógio inválido: use 24x7 (horas corridas) ou "
+                                       "business (horas úteis).")
+    return value
+
+
 def check_ids_belong(session, account_id: int, field: str, ids: tuple[int, ...]) -> None:
     """400 naming the field unless every id is a row of this account. The account is
     bound explicitly (not left to the request's tenancy scope) so the check is right
@@ -149,7 +161,7 @@ def check_ids_belong(session, account_id: int, field: str, ids: tuple[int, ...])
 
 def build_filters(session, account_id: int, time_zone: str, *, start=None, end=None,
                   department_id=None, service_id=None, priority=None, sector_id=None,
-                  attendant_id=None, requester_id=None) -> Filters:
+                  attendant_id=None, requester_id=None, clock=None) -> Filters:
     """Validate raw values (API query string or Dash component values) into Filters."""
     start_date, end_date = parse_period(start, end, time_zone)
     raw = {"department_id": department_id, "service_id": service_id,
@@ -157,11 +169,12 @@ def build_filters(session, account_id: int, time_zone: str, *, start=None, end=N
            "requester_id": requester_id}
     ids = {field: parse_ids(value, field) for field, value in raw.items()}
     priorities = parse_priorities(priority)
+    clock = parse_clock(clock)
     for field, values in ids.items():
         check_ids_belong(session, account_id, field, values)
     return Filters(
         start=start_date, end=end_date, time_zone=time_zone,
         department_ids=ids["department_id"], service_ids=ids["service_id"],
         priorities=priorities, sector_ids=ids["sector_id"],
-        attendant_ids=ids["attendant_id"], requester_ids=ids["requester_id"],
+        attendant_ids=ids["attendant_id"], requester_ids=ids["requester_id"], clock=clock,
     )

@@ -51,4 +51,5 @@ def kpi_set(session, account_id: int, f: Filters, now=None) -> dict:
             frame, ("id", "name", "mean_score", "surveys"))
     result["period"] = {"start": f.start.isoformat(), "end": f.end.isoformat(),
                         "time_zone": f.time_zone}
+    result["clock"] = f.clock  # the clock of the mean times: "24x7" or "business"
     return result

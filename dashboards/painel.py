@@ -18,10 +18,18 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Account, Department, Member, Sector, Service, department_attendant
+from app.models import (
+    Account,
+    Department,
+    Member,
+    Sector,
+    Service,
+    department_attendant,
+)
 from app.security import ValidationError
+from app.vocabulary import PRIORITY_LABELS
 from dashboards import figures
-from dashboards.filters import PRIORITY_LABELS, build_filters, check_ids_belong, today_in
+from dashboards.filters import CLOCKS, build_filters, check_ids_belong, today_in
 
 GROUP_CHARTS = {  # chart id -> (dimension, title)
     "chart-department": ("department", "Chamados por departamento"),
@@ -42,6 +50,8 @@ DIMENSION_FIELD = {"department": "department_ids", "service": "service_ids",
 DIMENSION_ID_FIELD = {"department": "department_id", "service": "service_id",
                       "attendant": "attendant_id", "sector": "sector_id",
                       "requester": "requester_id"}
+# The switch of the mean and step times: elapsed hours or the calendar's working hours.
+CLOCK_LABELS = {"24x7": "Horas corridas", "business": "Horas úteis"}
 TOP_GROUPS = 12
 PAGE_SIZE = 15
 NAVBAR = "{% include 'appbuilder/navbar.html' %}"
@@ -186,6 +196,13 @@ def layout():
                                     end_date_placeholder_text="Fim"),
             ]),
             *[_dropdown(field, labels[field], options[field]) for field in FILTER_FIELDS],
+            html.Div(className="painel-filter painel-clock", children=[
+                html.Label("Tempos em"),
+                dcc.RadioItems(id="f-clock", value="24x7", inline=True,
+                               className="painel-clock-switch", options=[
+                                   {"label": CLOCK_LABELS[code], "value": code}
+                                   for code in CLOCKS]),
+            ]),
             html.Button([html.I(className="fa fa-eraser"), " Limpar filtros"],
                         id="clear-filters", className="btn btn-default painel-clear"),
         ]),
@@ -213,7 +230,7 @@ def layout():
             html.Div(className="painel-panel", children=[
                 html.H4("Tempo de cada etapa do fluxo"),
                 html.Div(id="step-table"),
-                html.P("Média, mediana e 90º percentil em horas; cada etapa conta os chamados "
+                html.P("Média, mediana e 90º percentil; cada etapa conta os chamados "
                        "que a concluíram no período.", className="painel-note"),
             ]),
             html.Div(className="painel-panel", children=[

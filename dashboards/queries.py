@@ -19,8 +19,14 @@ service, priority, sector, attendant (assignee) and requester:
 * opened in the period: ``opened_at`` in the period;
 * first response: mean ``started_at - opened_at`` over tickets first started in the period;
 * handling: mean final ``concluded_at - started_at`` over tickets closed in the period;
+* on the business clock (``Filters.clock == "business"``) the same means, and the step
+  times, read the working hours the workflow stored on each ticket when each step
+  happened (``business_assume_hours`` + ``business_start_hours``,
+  ``business_handling_hours``, ``business_approve_hours``): the same SQL over other
+  columns, never a calendar computed inside a KPI query;
 * SLA met / breached: tickets closed in the period by ``sla_met``; breached also counts
-  unresolved tickets (the backlog) whose due time has passed;
+  unresolved tickets (the backlog) whose due time has passed, except a ``waiting`` one,
+  whose clock stopped at ``waiting_since``: it is late only if it was already late then;
 * groupings and reopenings: tickets opened in the period;
 * satisfaction: surveys filled in the period, by the ticket's department or sector.
 """
@@ -28,16 +34,30 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
+from app import business_hours, calendars
 from app.models import Department, Member, Sector, Service, Survey, Ticket
-from dashboards.filters import PRIORITY_LABELS, STATUS_LABELS, Filters, as_utc, utc_now
+from app.vocabulary import PRIORITY_LABELS, SHORT_STATUS_LABELS
+from dashboards.filters import Filters, as_utc, utc_now
 
 T = Ticket.__table__
 S = Survey.__table__
 USER = Member.__table__
-BACKLOG_STATUSES = ("open", "assumed", "in_progress", "concluded")
+BACKLOG_STATUSES = ("open", "assumed", "in_progress", "waiting", "concluded")
+# Not yet concluded and with a running clock: a waiting ticket's clock is stopped.
 AT_RISK_STATUSES = ("open", "assumed", "in_progress")
 MAX_PAGE_SIZE = 100
 NEWEST_FIRST = [("opened_at", True), ("id", True)]
@@ -102,32 +122,43 @@ def summary(session, account_id: int, f: Filters, now: dt.datetime | None = None
 
     # Four passes, one per index (status+due, opened, started, closed); each computes
     # every aggregate of its ticket set at once.
+    # A waiting ticket's clock stopped at waiting_since: it counts as late only if it was
+    # late then. Counted apart (few rows) so the backlog pass stays index-only.
     backlog = select(
         func.count().label("open_backlog"),
-        count_if(T.c.sla_due_at < now).label("sla_breached_open"),
+        count_if(and_(T.c.status != "waiting", T.c.sla_due_at < now)).label("late_running"),
     ).where(*base, T.c.status.in_(BACKLOG_STATUSES)).subquery()
+    waiting = select(
+        func.count().label("late_waiting"),
+    ).where(*base, T.c.status == "waiting", T.c.sla_due_at < T.c.waiting_since,
+            T.c.sla_due_at < now).subquery()
     opened_set = select(
         func.count().label("opened_in_period"),
         count_if(T.c.reopen_count > 0).label("reopened_tickets"),
         func.coalesce(func.sum(T.c.reopen_count), 0).label("reopenings"),
     ).where(*opened).subquery()
+    if f.clock == "business":
+        first_response = T.c.business_assume_hours + T.c.business_start_hours
+        handling = T.c.business_handling_hours
+    else:
+        first_response = hours_between(session, T.c.started_at, T.c.opened_at)
+        handling = hours_between(session, T.c.concluded_at, T.c.started_at)
     started = select(
-        func.avg(hours_between(session, T.c.started_at, T.c.opened_at))
-        .label("mean_first_response_hours"),
+        func.avg(first_response).label("mean_first_response_hours"),
     ).where(*base, *_in_period(T.c.started_at, f)).subquery()
     closed_set = select(
-        func.avg(hours_between(session, T.c.concluded_at, T.c.started_at))
-        .label("mean_handling_hours"),
+        func.avg(handling).label("mean_handling_hours"),
         count_if(T.c.sla_met.is_(False)).label("sla_breached_closed"),
         count_if(T.c.sla_met.is_(True)).label("sla_met"),
     ).where(*closed).subquery()
     stmt = select(
         backlog.c.open_backlog, opened_set.c.opened_in_period,
         started.c.mean_first_response_hours, closed_set.c.mean_handling_hours,
-        closed_set.c.sla_breached_closed, backlog.c.sla_breached_open, closed_set.c.sla_met,
-        opened_set.c.reopened_tickets, opened_set.c.reopenings,
-    ).select_from(backlog.join(opened_set, literal(True)).join(started, literal(True))
-                  .join(closed_set, literal(True)))
+        closed_set.c.sla_breached_closed,
+        (backlog.c.late_running + waiting.c.late_waiting).label("sla_breached_open"),
+        closed_set.c.sla_met, opened_set.c.reopened_tickets, opened_set.c.reopenings,
+    ).select_from(backlog.join(waiting, literal(True)).join(opened_set, literal(True))
+                  .join(started, literal(True)).join(closed_set, literal(True)))
     frame = _frame(session, stmt)
     frame["sla_breached"] = frame["sla_breached_closed"] + frame["sla_breached_open"]
     judged = frame["sla_met"] + frame["sla_breached"]
@@ -234,15 +265,25 @@ def _step_rows(session, account_id: int, f: Filters):
     base = dimension_clauses(account_id, f)
     closed = base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f)
     parts = [
-        ("open_assume", T.c.assumed_at, T.c.opened_at, base + _in_period(T.c.assumed_at, f)),
-        ("assume_start", T.c.started_at, T.c.assumed_at, base + _in_period(T.c.started_at, f)),
-        ("start_conclude", T.c.concluded_at, T.c.started_at, closed),
-        ("conclude_approve", T.c.closed_at, T.c.concluded_at, closed),
+        ("open_assume", T.c.assumed_at, T.c.opened_at, T.c.business_assume_hours,
+         base + _in_period(T.c.assumed_at, f)),
+        ("assume_start", T.c.started_at, T.c.assumed_at, T.c.business_start_hours,
+         base + _in_period(T.c.started_at, f)),
+        ("start_conclude", T.c.concluded_at, T.c.started_at, T.c.business_handling_hours,
+         closed),
+        ("conclude_approve", T.c.closed_at, T.c.concluded_at, T.c.business_approve_hours,
+         closed),
     ]
+    if f.clock == "business":  # the working hours stored when each step happened
+        return union_all(*[
+            select(literal(code).label("step"), stored.label("x"))
+            .where(*where, stored.is_not(None))
+            for code, _, _, stored, where in parts
+        ]).subquery()
     return union_all(*[
         select(literal(code).label("step"), hours_between(session, later, earlier).label("x"))
         .where(*where, later.is_not(None), earlier.is_not(None))
-        for code, later, earlier, where in parts
+        for code, later, earlier, _, where in parts
     ]).subquery()
 
 
@@ -289,19 +330,58 @@ def _sqlite_percentiles(rows):
 
 
 def tickets_at_risk(session, account_id: int, f: Filters, hours: int = 8,
-                    now: dt.datetime | None = None, limit: int = 50
+                    now: dt.datetime | None = None, limit: int = 50,
+                    calendar: business_hours.Calendar | None = None
                     ) -> tuple[pd.DataFrame, int]:
-    """Unresolved tickets (not yet concluded) whose SLA falls due within the next
-    ``hours``: soonest first, at most ``limit`` rows, plus how many there are."""
+    """Unresolved tickets with a running clock (not concluded, not waiting) whose SLA
+    falls due within the next ``hours`` on their own service's clock: least time left
+    first, at most ``limit`` rows, plus how many there are.
+
+    ``hours_left`` is on the ticket's clock: elapsed hours for a 24x7 service, working
+    hours of the account's calendar (``calendar``; read from the account when not
+    given) for a business-clock one. "Within N hours" is one SQL condition per clock:
+    ``add`` is monotonic, so N working hours from now end at ``add(now, N)`` and a due
+    time is within them exactly when it is before that instant. Time left is monotonic
+    in the due time within each clock, so the ``limit`` soonest of each clock hold the
+    answer; only those few get their working hours computed, in Python."""
     now = as_utc(now or utc_now())
-    where = dimension_clauses(account_id, f) + [
-        T.c.status.in_(AT_RISK_STATUSES), T.c.sla_due_at >= now,
-        T.c.sla_due_at < now + dt.timedelta(hours=hours)]
-    total = session.scalar(select(func.count()).select_from(T).where(*where))
-    frame = _ticket_rows(session, account_id, where, [("sla_due_at", False), ("id", False)],
-                         limit, 0)
-    naive_now = pd.Timestamp(now.replace(tzinfo=None))  # frames hold naive UTC
-    frame["hours_left"] = (frame["sla_due_at"] - naive_now).dt.total_seconds() / 3600
+    base = dimension_clauses(account_id, f) + [
+        T.c.status.in_(AT_RISK_STATUSES), T.c.sla_due_at >= now]
+    business = list(session.connection().execute(select(Service.id).where(
+        Service.account_id == account_id, Service.sla_clock == "business")).scalars())
+    clocks = [(None, base + [T.c.sla_due_at < now + dt.timedelta(hours=hours)]
+               + ([T.c.service_id.not_in(business)] if business else []))]
+    if business:
+        if calendar is None:
+            calendar = calendars.calendar_for(account_id)
+        if calendar.has_working_hours():  # otherwise their due times never come
+            cut_off = business_hours.add(now, hours, calendar)
+            clocks.append((calendar, base + [T.c.service_id.in_(business),
+                                             T.c.sla_due_at < cut_off]))
+    total, picked = 0, []
+    for clock, where in clocks:
+        total += session.scalar(select(func.count()).select_from(T).where(*where))
+        rows = session.connection().execute(
+            select(T.c.id, T.c.sla_due_at).where(*where)
+            .order_by(T.c.sla_due_at, T.c.id).limit(limit)).all()
+        if not rows:
+            continue
+        due = pd.to_datetime([r[1] for r in rows], utc=True).tz_localize(None)
+        starts = np.full(len(rows), np.datetime64(now.replace(tzinfo=None), "us"))
+        left = business_hours.between_many(starts, due.to_numpy("datetime64[us]"), clock)
+        picked += [(hours_left, due_at, ident, clock is not None)
+                   for (ident, _), hours_left, due_at in zip(rows, left, due)]
+    picked = sorted(picked)[:limit]
+    ids = [ident for _, _, ident, _ in picked]
+    frame = _ticket_rows(session, account_id, [T.c.account_id == account_id,
+                                              T.c.id.in_(ids or [-1])],
+                         [("sla_due_at", False), ("id", False)], limit, 0)
+    order = {ident: position for position, ident in enumerate(ids)}
+    frame = (frame.assign(_order=frame["id"].map(order)).sort_values("_order")
+             .drop(columns="_order").reset_index(drop=True))
+    left = {ident: (hours_left, on_business) for hours_left, _, ident, on_business in picked}
+    frame["hours_left"] = frame["id"].map(lambda i: left[i][0]).astype("float64")
+    frame["clock"] = frame["id"].map(lambda i: "business" if left[i][1] else "24x7")
     return frame, int(total)
 
 
@@ -355,7 +435,7 @@ def _ticket_rows(session, account_id: int, where, order, limit: int, offset: int
     frame = _frame(session, stmt)
     for column in ("opened_at", "sla_due_at", "closed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
-    frame["status_label"] = frame["status"].map(STATUS_LABELS)
+    frame["status_label"] = frame["status"].map(SHORT_STATUS_LABELS)
     frame["priority_label"] = frame["priority"].map(PRIORITY_LABELS)
     return frame
 

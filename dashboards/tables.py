@@ -36,12 +36,18 @@ def ticket_link(ident) -> html.A:
     return html.A(f"#{ident}", href=TICKET_URL.format(ident), target="_blank")
 
 
-def steps(frame: pd.DataFrame):
-    rows = [[r["label"], figures.number(r["tickets"]), figures.hours(r["mean"]),
-             figures.hours(r["median"]), figures.hours(r["p90"])]
+CLOCK_CAPTIONS = {"24x7": "Tempos em horas corridas (todas as horas contam).",
+                  "business": "Tempos em horas úteis do calendário da conta."}
+
+
+def steps(frame: pd.DataFrame, clock: str = "24x7"):
+    rows = [[r["label"], figures.number(r["tickets"]), figures.hours(r["mean"], clock),
+             figures.hours(r["median"], clock), figures.hours(r["p90"], clock)]
             for r in frame.to_dict("records")]
-    return _table(["Etapa", "Chamados", "Média", "Mediana", "90º percentil"], rows,
-                  "Nenhuma etapa concluída no período.")
+    table = _table(["Etapa", "Chamados", "Média", "Mediana", "90º percentil"], rows,
+                   "Nenhuma etapa concluída no período.")
+    return html.Div([html.P(CLOCK_CAPTIONS[clock], className="painel-note painel-clock-note"),
+                     table])
 
 
 def sla_label(row) -> html.Span:
@@ -51,12 +57,14 @@ def sla_label(row) -> html.Span:
                          className="label label-success" if met else "label label-danger")
     if row["status"] == "cancelled":
         return html.Span("—")
+    if row["status"] == "waiting":  # the clock stopped while the requester answers
+        return html.Span("Prazo pausado", className="label label-info")
     return html.Span("Em andamento", className="label label-default")
 
 
 def at_risk(frame: pd.DataFrame, total: int, time_zone: str):
     rows = [[ticket_link(r["id"]), r["service"], r["priority_label"], r["attendant"] or "—",
-             local(r["sla_due_at"], time_zone), figures.hours(r["hours_left"])]
+             local(r["sla_due_at"], time_zone), figures.hours(r["hours_left"], r["clock"])]
             for r in frame.to_dict("records")]
     table = _table(["Chamado", "Serviço", "Prioridade", "Atendente", "Prazo", "Resta"], rows,
                    "Nenhum chamado em risco nesse intervalo.")

@@ -120,3 +120,57 @@ def test_flask_generate_command(app):
     assert "50 chamados gerados" in result.output
     bad = runner.invoke(args=["generate", "--tickets", "0"])
     assert bad.exit_code != 0
+
+
+def test_business_columns_and_due_times_are_what_the_workflow_would_store(app, generated):
+    """The four working-hours columns equal ``calendars.working_hours`` recomputed per
+    ticket (a sample of every status), and every other service counts its SLA in
+    working hours: its due time is ``business_hours.add`` of the opening, the others'
+    the opening plus the target."""
+    from app import business_hours, calendars
+    from app.extensions import db
+    from app.models import Service, Ticket
+    from app.tenancy import account_scope
+
+    steps = (("business_assume_hours", "opened_at", "assumed_at"),
+             ("business_start_hours", "assumed_at", "started_at"),
+             ("business_handling_hours", "started_at", "concluded_at"),
+             ("business_approve_hours", "concluded_at", "closed_at"))
+    with app.app_context(), account_scope(generated.account_id):
+        calendar = calendars.calendar_for(generated.account_id)
+        services = {s.id: s for s in db.session.scalars(select(Service))}
+        clocks = [s.sla_clock for s in sorted(services.values(), key=lambda s: s.id)]
+        assert clocks[1::2] == ["business"] * len(clocks[1::2])
+        assert set(clocks[0::2]) == {"24x7"}
+        tickets = db.session.scalars(select(Ticket).order_by(Ticket.id)).all()
+        sample = tickets[::7]
+        assert {t.status for t in sample} >= {"open", "in_progress", "closed", "cancelled"}
+        checked = {column: 0 for column, _, _ in steps}
+        for t in sample:
+            for column, earlier, later in steps:
+                stored = getattr(t, column)
+                start, end = getattr(t, earlier), getattr(t, later)
+                if t.status not in ("concluded", "closed") and later == "concluded_at":
+                    end = None  # a conclusion undone by a rejection is not stored
+                expected = calendars.working_hours(start, end, calendar)
+                if expected is None:
+                    assert stored is None, (t.id, column)
+                else:
+                    assert stored == pytest.approx(expected, abs=1e-6), (t.id, column)
+                    checked[column] += 1
+            service = services[t.service_id]
+            hours = service.sla_hours_for(t.priority)
+            clock = calendars.clock_for(service, calendar)
+            assert clock is (calendar if service.sla_clock == "business" else None)
+            due = business_hours.add(t.opened_at.replace(tzinfo=dt.timezone.utc)
+                                     if t.opened_at.tzinfo is None else t.opened_at,
+                                     hours, clock)
+            stored_due = t.sla_due_at if t.sla_due_at.tzinfo else \
+                t.sla_due_at.replace(tzinfo=dt.timezone.utc)
+            assert stored_due == due, (t.id, service.sla_clock)
+        assert min(checked.values()) > 20
+        on_business = [t for t in sample if services[t.service_id].sla_clock == "business"]
+        assert len(on_business) > 20
+        # Working hours are never more than the elapsed time, and often less.
+        assert any(t.business_assume_hours is not None and t.business_assume_hours < (
+            (t.assumed_at - t.opened_at).total_seconds() / 3600 - 1e-6) for t in sample)

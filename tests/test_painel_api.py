@@ -1,5 +1,6 @@
 """GET /api/v1/painel/kpis: the contract's fields, the profile gate before any
-parameter is read, pt-BR 400s naming the field, and nothing of another account."""
+parameter is read, pt-BR 400s naming the field (``clock`` included), and nothing of
+another account. The business clock's figures are in test_painel_business_clock.py."""
 import pytest
 
 from tests.test_painel_queries import data  # noqa: F401  (the hand-computed data set)
@@ -45,6 +46,7 @@ def test_manager_reads_the_contract_fields(api, world, data):  # noqa: F811
     assert sat == [{"id": world.departments["TI"], "name": "TI",
                     "mean_score": pytest.approx(10 / 3), "surveys": 3}]
     assert response.get_json()["opened_in_period"] == 5  # also at the top level
+    assert body["clock"] == "24x7"  # the default clock of the mean times
 
 
 def test_admin_may_read_and_filters_combine(api, world, data):  # noqa: F811
@@ -63,6 +65,7 @@ def test_admin_may_read_and_filters_combine(api, world, data):  # noqa: F811
     ("?sector_id=99999999", "sector_id"), ("?attendant_id=0", "attendant_id"),
     ("?start=1990-01-01&end=2025-01-01", "end"),
     ("?department_id=1&department_id=2", "department_id"),
+    ("?clock=lunar", "clock"), ("?clock=24X7", "clock"), ("?clock=business&clock=24x7", "clock"),
 ])
 def test_bad_parameters_are_400_naming_the_field(api, world, query, field):
     response = api(world.users["manager"]).get(URL + query)

@@ -274,3 +274,33 @@ def test_postgres_session_time_zone_does_not_move_the_period(data, world, sessio
         assert row["opened_in_period"] == 5 and row["sla_breached_open"] == 3
     finally:
         session.execute(text("RESET TIME ZONE"))
+
+
+def test_waiting_tickets_are_backlog_and_late_only_if_late_when_they_stopped(
+        data, world, session):
+    """Two waiting rows on top of the set: one whose clock stopped before its due time
+    (not late, though that time has passed by the wall clock), one that was already
+    late when it stopped (late). Neither is ever at risk: their clocks do not run."""
+    from app.extensions import db
+    from app.tenancy import account_scope
+
+    with account_scope(world.account_id):
+        stopped = add_ticket(world, assignee="attendant", status="in_progress",
+                             opened="04-08 12:00", assumed="04-08 12:30",
+                             started="04-08 13:00", due="04-09 12:00")
+        stopped.status, stopped.waiting_since = "waiting", at("04-09 10:00")
+        late = add_ticket(world, assignee="attendant", status="in_progress",
+                          opened="04-08 12:00", assumed="04-08 12:30",
+                          started="04-08 13:00", due="04-09 08:00")
+        late.status, late.waiting_since = "waiting", at("04-09 10:00")
+        soon = add_ticket(world, assignee="attendant", status="in_progress",
+                          opened="04-10 09:00", assumed="04-10 09:10",
+                          started="04-10 09:20", due="04-10 13:00")
+        soon.status, soon.waiting_since = "waiting", at("04-10 11:00")
+        db.session.commit()
+    row = queries.summary(session, world.account_id, MARCH, now=NOW).iloc[0]
+    assert row["open_backlog"] == 4 + 3
+    assert row["sla_breached_open"] == 3 + 1    # 3, 4, 6 and the one already late
+    frame, total = queries.tickets_at_risk(session, world.account_id, MARCH, hours=8, now=NOW)
+    assert total == 1 and list(frame["id"]) == [data[9]]   # not the waiting one due 13:00
+    assert list(frame["clock"]) == ["24x7"]

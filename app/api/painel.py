@@ -4,7 +4,9 @@ FAB's ``@protect`` answers 401/403 before the method runs, so other profiles get
 before any parameter is looked at (the contract's order). The account comes from the
 caller, never from a parameter; every id in the query string must belong to it, or
 the answer is a 400 naming the field (the same for an unknown id and another
-account's, so nothing leaks).
+account's, so nothing leaks). ``clock=business`` gives the mean times in the account
+calendar's working hours (same field names); any value but ``24x7``/``business`` is a
+400 naming ``clock``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from dashboards.filters import build_filters
 from dashboards.kpis import kpi_set
 
 QUERY_FIELDS = ("start", "end", "department_id", "service_id", "priority", "sector_id",
-                "attendant_id")
+                "attendant_id", "clock")
 
 
 class PainelApi(ApiBase):
@@ -43,6 +45,12 @@ class PainelApi(ApiBase):
           - {in: query, name: priority, schema: {type: string}}
           - {in: query, name: sector_id, schema: {type: integer}}
           - {in: query, name: attendant_id, schema: {type: integer}}
+          - in: query
+            name: clock
+            description: >-
+              24x7 (padrão, horas corridas) ou business (horas úteis do calendário da
+              conta) para os tempos médios
+            schema: {type: string, enum: ["24x7", "business"], default: "24x7"}
           responses:
             200: {description: Os indicadores}
             400: {description: Parâmetro inválido}

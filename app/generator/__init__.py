@@ -27,6 +27,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select, text
 
+from app import calendars
 from app.extensions import db
 from app.generator.bulk import (
     BULK_INDEX_MIN,
@@ -124,12 +125,17 @@ def create_account(n_tickets: int, seed: int, password: str = GENERATED_PASSWORD
     sector_ids = list(session.scalars(insert(Sector.__table__).returning(Sector.__table__.c.id),
                                       [{"account_id": account.id, "name": n} for n in SECTORS]))
     admin.sector_id = sector_ids[0]
+    position = 0
     for name, services in DEPARTMENTS.items():
         dep_id = session.scalar(insert(Department.__table__).returning(
             Department.__table__.c.id), {"account_id": account.id, "name": name})
-        session.execute(insert(Service.__table__), [
-            {"account_id": account.id, "department_id": dep_id, "name": s, "sla_hours": h,
-             "sla_urgent_hours": u} for s, h, u in services])
+        rows = []
+        for s, h, u in services:  # every other service counts its SLA in working hours
+            rows.append({"account_id": account.id, "department_id": dep_id, "name": s,
+                         "sla_hours": h, "sla_urgent_hours": u,
+                         "sla_clock": "business" if position % 2 else "24x7"})
+            position += 1
+        session.execute(insert(Service.__table__), rows)
     password_hash = admin.password
     n_requesters = int(np.clip(n_tickets // 400, 20, 2500))
     n_attendants = int(np.clip(n_tickets // 50_000, 2, 12))
@@ -171,9 +177,9 @@ def _structure(account_id: int) -> dict:
     services = pd.DataFrame(session.execute(select(
         Service.id, Service.department_id, Service.name, Service.sla_hours,
         Service.sla_low_hours, Service.sla_medium_hours, Service.sla_high_hours,
-        Service.sla_urgent_hours).where(Service.account_id == account_id)
+        Service.sla_urgent_hours, Service.sla_clock).where(Service.account_id == account_id)
         .order_by(Service.id)).all(), columns=["id", "department_id", "name", "sla", "low",
-                                               "medium", "high", "urgent"])
+                                               "medium", "high", "urgent", "clock"])
     roles = _role_ids()
     user_role = Member.roles.property.secondary
     requesters = session.execute(
@@ -189,7 +195,8 @@ def _structure(account_id: int) -> dict:
         by_department.setdefault(dep_id, []).append(user_id)
     account = session.get(Account, account_id)
     return {"services": services, "requesters": requesters, "attendants": by_department,
-            "time_zone": account.time_zone, "auto_approve_days": account.auto_approve_days}
+            "time_zone": account.time_zone, "auto_approve_days": account.auto_approve_days,
+            "calendar": calendars.calendar_for(account_id)}
 
 
 

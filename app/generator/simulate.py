@@ -2,13 +2,18 @@
 per ticket. Lifecycle timestamps are drawn as durations and cut at "now", so every
 status (open ... closed, cancelled) has exactly the timestamps the workflow would have
 written (``concluded_at`` is the final conclusion, NULL again after a rejection).
-Pure: no database, no Flask."""
+Services on the business clock get their due times in the account calendar's working
+hours, and every ticket the working hours of each step it went through, as the
+workflow stores them (``business_*_hours``). Pure: no database, no Flask."""
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
 import pandas as pd
+
+from app.business_hours import between_many
+from app.generator.working_time import add_many
 
 SECTORS = ["Diretoria", "Financeiro", "Comercial", "Operações", "Logística", "Marketing",
            "Jurídico", "Tecnologia", "Recursos Humanos", "Atendimento ao Cliente"]
@@ -52,6 +57,20 @@ def _local_midnights(now: dt.datetime, days: int, time_zone: str) -> tuple[np.nd
     return midnights, np.array([d.weekday() >= 5 for d in dates])
 
 
+def _stamps(seconds: np.ndarray) -> np.ndarray:
+    """Epoch seconds (NaN: never happened) -> naive-UTC datetime64[us] (NaT), floored to
+    the second like the stored columns."""
+    values = np.floor(np.asarray(seconds, dtype=float))
+    out = np.full(values.shape, np.datetime64("NaT"), dtype="datetime64[us]")
+    known = np.isfinite(values)
+    out[known] = (values[known].astype(np.int64) * 1_000_000).astype("datetime64[us]")
+    return out
+
+
+def _seconds(stamps: np.ndarray) -> np.ndarray:
+    return stamps.astype("datetime64[us]").astype(np.int64) / 1_000_000
+
+
 def _lognormal(rng, median, sigma, size):
     return rng.lognormal(np.log(median), sigma, size)
 
@@ -85,6 +104,12 @@ def simulate(structure: dict, n: int, seed: int, months: int, now: dt.datetime,
                                  for p in ("low", "medium", "high", "urgent")])
     sla = sla_table[svc, prio] * HOUR
     due = opened + sla
+    calendar = structure.get("calendar")
+    on_business = (services["clock"].to_numpy() == "business")[svc] \
+        if "clock" in services else np.zeros(n, dtype=bool)
+    if on_business.any() and calendar is not None:
+        due[on_business] = _seconds(add_many(
+            _stamps(opened[on_business]), sla[on_business] / HOUR, calendar))
 
     requesters = structure["requesters"]
     requester_weight = rng.gamma(1.0, 1.0, len(requesters))
@@ -156,6 +181,11 @@ def simulate(structure: dict, n: int, seed: int, months: int, now: dt.datetime,
     def when(values):
         return pd.to_datetime(np.floor(values), unit="s")
 
+    final_conclusion = np.where(np.isin(status, ["concluded", "closed"]), c, np.nan)
+
+    def worked(earlier, later):  # working hours of the account's calendar, as stored
+        return between_many(_stamps(earlier), _stamps(later), calendar)
+
     tickets = pd.DataFrame({
         "id": base_id + 1 + np.arange(n), "account_id": account_id,
         "requester_id": requester_ids, "assignee_id": assignee,
@@ -168,6 +198,11 @@ def simulate(structure: dict, n: int, seed: int, months: int, now: dt.datetime,
         "sla_due_at": when(due), "sla_met": sla_met, "reopen_count": reopen_count,
         "auto_approved": auto_approved & (status == "closed"), "version": 1 + transitions,
         "updated_at": when(np.nanmax(stamps, axis=1)),
+        "sla_paused_seconds": 0.0,
+        "business_assume_hours": worked(opened, a),
+        "business_start_hours": worked(a, s),
+        "business_handling_hours": worked(s, final_conclusion),
+        "business_approve_hours": worked(final_conclusion, cl),
     })
 
     filled = cl + _lognormal(rng, 3 * HOUR, 1.0, n)
