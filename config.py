@@ -66,6 +66,9 @@ def build_fab_roles() -> dict:
         + _api("MemberApi", write=True)
         + _api("DepartmentApi", write=True)
         + _api("ServiceApi", write=True)
+        + _api("CannedReplyApi", write=True)
+        + _crud("CannedReplyView", add=True, edit=True, delete=True)
+        + [["Respostas prontas", "menu_access"]]
         + [["AccountApi", "can_get"], ["AccountApi", "can_renew"], ["AccountApi", "can_put"]]
         + [["NotificationsView", "can_show"], ["NotificationsView", "can_edit"],
            ["NotificationsView", "can_resend"], ["NotificationSettingsApi", "can_get"],
@@ -75,7 +78,9 @@ def build_fab_roles() -> dict:
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
     )
     requester = _api("DepartmentApi") + _api("ServiceApi")
-    attendant = _api("DepartmentApi") + _api("ServiceApi")
+    # Attendants PUT only their own "available" (app.accounts.set_own_availability).
+    attendant = (_api("DepartmentApi") + _api("ServiceApi") + _api("CannedReplyApi")
+                 + [["MemberApi", "can_put"]])
     manager = (
         _api("DepartmentApi") + _api("ServiceApi") + _api("SectorApi") + _api("MemberApi")
     )

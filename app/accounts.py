@@ -227,12 +227,30 @@ def update_member(member: Member, body: dict, actor: Member) -> Member:
         member.roles = roles_for_profiles(current_app.appbuilder.sm, body["profiles"])
     if "active" in body:
         member.active = _active_flag(body["active"])
+    if "available" in body:
+        if not isinstance(body["available"], bool):
+            raise ValidationError("available", "available deve ser true ou false.")
+        member.available = body["available"]
     ensure_admin_remains(member, actor)
     if not member.has_profile("attendant"):
         for department in db.session.scalars(
             select(Department).where(Department.attendants.any(Member.id == member.id))
         ):
             department.attendants.remove(member)
+    db.session.commit()
+    return member
+
+
+def set_own_availability(member: Member, body: dict, actor: Member) -> Member:
+    """An attendant switches "Ausente" on or off for themself, and nothing else."""
+    if member.id != actor.id or not actor.has_profile("attendant"):
+        raise ValidationError("id", "Você só pode alterar a sua própria disponibilidade.", 403)
+    if set(body) != {"available"}:
+        raise ValidationError("available", "Você só pode alterar a sua disponibilidade: "
+                                           "envie apenas {\"available\": true ou false}.", 403)
+    if not isinstance(body["available"], bool):
+        raise ValidationError("available", "available deve ser true ou false.")
+    member.available = body["available"]
     db.session.commit()
     return member
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import declared_attr, relationship
 
@@ -59,6 +60,7 @@ EVENTS = (
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 SLA_CLOCKS = ("24x7", "business")
+ASSIGNMENTS = ("manual", "round_robin", "least_loaded")
 
 
 # Every id is an INTEGER (4 bytes on PostgreSQL): a larger number names no row, and
@@ -148,6 +150,8 @@ class Member(User):
     __tablename__ = "ab_user"
     account_id = Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), index=True)
     sector_id = Column(Integer, ForeignKey("sector.id", ondelete="SET NULL"), index=True)
+    # An attendant marked "Ausente" receives no automatic assignment.
+    available = Column(Boolean, nullable=False, default=True, server_default=true())
     sector = relationship("Sector", foreign_keys=[sector_id])
     account = relationship("Account", foreign_keys=[account_id])
 
@@ -191,16 +195,28 @@ class Department(TenantMixin, Model):
     __tablename__ = "department"
     id = Column(Integer, primary_key=True)
     name = Column(String(120), nullable=False)
+    # Who gets a new ticket: nobody until someone assumes it (manual), the next
+    # available attendant in turn (round_robin) or the least busy one (least_loaded).
+    assignment = Column(String(12), nullable=False, default="manual", server_default="manual")
+    last_assigned_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     # Loaded on demand: a ticket page needs the department's name, not its people.
     attendants = relationship(Member, secondary=department_attendant,
                               order_by=Member.first_name)
     __table_args__ = (
         UniqueConstraint("account_id", "name"),
         UniqueConstraint("id", "account_id"),
+        CheckConstraint(_in("assignment", ASSIGNMENTS), name="assignment"),
     )
 
     def __repr__(self) -> str:
         return self.name
+
+    @property
+    def warning(self) -> str:
+        """Shown on the administrators' department list (app.structure)."""
+        from app.structure import assignment_warning
+
+        return assignment_warning(self) or ""
 
 
 class Service(TenantMixin, Model):
@@ -390,6 +406,23 @@ class Survey(TenantMixin, Model):
         CheckConstraint("score BETWEEN 1 AND 5", name="score"),
         Index("ix_survey_filled", "account_id", "filled_at"),
     )
+
+
+class CannedReply(TenantMixin, Model):
+    """A "resposta pronta": a reply administrators write once, for one department or
+    (``department_id`` NULL) for all, with placeholders filled per ticket."""
+
+    __tablename__ = "canned_reply"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(120), nullable=False)
+    body = Column(Text, nullable=False)
+    department_id = Column(Integer, ForeignKey("department.id", ondelete="CASCADE"),
+                           index=True)
+    department = relationship(Department)
+    __table_args__ = (UniqueConstraint("account_id", "title"),)
+
+    def __repr__(self) -> str:
+        return self.title
 
 
 class BusinessCalendar(TenantMixin, Model):

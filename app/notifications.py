@@ -272,6 +272,8 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
         "description": ticket.description,
         "ticket_subject": ticket.subject or ticket.description,
         "actor_name": actor.full_name if actor is not None else "Sistema",
+        "assignee_name": (db.session.get(Member, ticket.assignee_id).full_name
+                          if ticket.assignee_id else ""),
         "automatic": actor is None,
         "text": text or "",
         "link": f"{base_url}/chamados/{ticket.id}",

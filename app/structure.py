@@ -12,7 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import MAX_ID, PRIORITIES, SLA_CLOCKS, Department, Member, Sector, Service, Ticket
+from app.models import (
+    ASSIGNMENTS,
+    MAX_ID,
+    PRIORITIES,
+    SLA_CLOCKS,
+    Department,
+    Member,
+    Sector,
+    Service,
+    Ticket,
+)
 from app.security import ValidationError, clean_text
 
 
@@ -94,9 +104,29 @@ def save_department(department: Department | None, body: dict) -> Department:
         department.name = name
     if "attendant_ids" in body:
         department.attendants = attendants_from_ids(body["attendant_ids"])
+    if "assignment" in body:
+        department.assignment = check_assignment(body["assignment"])
     db.session.add(department)
     _commit()
     return department
+
+
+def check_assignment(value, field: str = "assignment") -> str:
+    if value not in ASSIGNMENTS:
+        raise ValidationError(field, "Atribuição inválida: use manual, round_robin (rodízio) "
+                                     "ou least_loaded (menor carga).")
+    return value
+
+
+def assignment_warning(department: Department) -> str | None:
+    """Why tickets of this department would wait for nobody, for the admin's list (from
+    the attendants the list already loaded: no query per row)."""
+    if not department.attendants:
+        return "Sem atendentes: os chamados deste departamento não chegam a ninguém."
+    if department.assignment != "manual" and not any(
+            m.active and m.available for m in department.attendants):
+        return "Nenhum atendente disponível: a atribuição automática está parada."
+    return None
 
 
 def delete_department(department: Department) -> None:

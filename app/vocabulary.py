@@ -50,6 +50,9 @@ NOTIFICATION_LABELS = {
     "ticket_transferred": "Chamado transferido",
     "ticket_reassigned": "Chamado atribuído a você",
 }
+ASSIGNMENT_LABELS = {"manual": "Manual (o atendente assume)",
+                     "round_robin": "Automática: rodízio entre os disponíveis",
+                     "least_loaded": "Automática: quem tiver menos chamados"}
 SLA_CLOCK_LABELS = {"24x7": "Horas corridas (24x7)",
                     "business": "Horas úteis (calendário da conta)"}
 

@@ -3,11 +3,17 @@
 
 def register(appbuilder) -> None:
     from app.api.account import AccountApi, SignupApi
-    from app.api.structure import DepartmentApi, MemberApi, SectorApi, ServiceApi
+    from app.api.structure import (
+        CannedReplyApi,
+        DepartmentApi,
+        MemberApi,
+        SectorApi,
+        ServiceApi,
+    )
     from app.api.tickets import AttachmentApi, TicketApi
 
     for api in (SignupApi, AccountApi, SectorApi, DepartmentApi, ServiceApi, MemberApi,
-                TicketApi, AttachmentApi):
+                CannedReplyApi, TicketApi, AttachmentApi):
         appbuilder.add_api(api)
     from app.api.notifications import NotificationSettingsApi
 

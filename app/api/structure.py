@@ -5,10 +5,10 @@ from flask import g
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import accounts, structure
+from app import accounts, canned, structure
 from app.api.base import ResourceApi
 from app.extensions import db
-from app.models import Department, Member, Sector, Service
+from app.models import CannedReply, Department, Member, Sector, Service
 
 
 class SectorApi(ResourceApi):
@@ -41,7 +41,8 @@ class DepartmentApi(ResourceApi):
 
     def serialize(self, obj):
         return {"id": obj.id, "name": obj.name,
-                "attendant_ids": [m.id for m in obj.attendants]}
+                "attendant_ids": [m.id for m in obj.attendants],
+                "assignment": obj.assignment}
 
     def create(self, body):
         return structure.save_department(None, body)
@@ -89,12 +90,16 @@ class MemberApi(ResourceApi):
     def serialize(self, obj):
         return {"id": obj.id, "first_name": obj.first_name, "last_name": obj.last_name,
                 "username": obj.username, "email": obj.email, "sector_id": obj.sector_id,
-                "profiles": sorted(obj.profile_codes()), "active": bool(obj.active)}
+                "profiles": sorted(obj.profile_codes()), "active": bool(obj.active),
+                "available": bool(obj.available)}
 
     def create(self, body):
         return accounts.create_member(body)
 
     def update(self, obj, body):
+        if not g.user.has_profile("admin"):
+            # Attendants reach this only to say whether they take new tickets.
+            return accounts.set_own_availability(obj, body, actor=g.user)
         return accounts.update_member(obj, body, actor=g.user)
 
     def remove(self, obj):
@@ -102,3 +107,25 @@ class MemberApi(ResourceApi):
         obj.active = False
         accounts.ensure_admin_remains(obj, g.user)
         db.session.commit()
+
+
+class CannedReplyApi(ResourceApi):
+    """``canned-reply``: administrators manage; attendants list what they may use."""
+
+    resource_name = "canned-reply"
+    model = CannedReply
+    order_columns = ("id", "title", "department_id")
+    filter_columns = ("department_id",)
+
+    def base_query(self):
+        return canned.visible_to(g.user)
+
+    def serialize(self, obj):
+        return {"id": obj.id, "title": obj.title, "body": obj.body,
+                "department_id": obj.department_id}
+
+    def create(self, body):
+        return canned.save(None, body)
+
+    def update(self, obj, body):
+        return canned.save(obj, body)

@@ -4,7 +4,13 @@ from flask_babel import lazy_gettext as _l
 
 def register(appbuilder) -> None:
     from app.views.account import AccountView, SignupView
-    from app.views.admin import DepartmentView, MemberView, SectorView, ServiceView
+    from app.views.admin import (
+        CannedReplyView,
+        DepartmentView,
+        MemberView,
+        SectorView,
+        ServiceView,
+    )
     from app.views.context import install_context
 
     register_ticket_views(appbuilder)
@@ -18,6 +24,8 @@ def register(appbuilder) -> None:
                         icon="fa-briefcase", category="Estrutura")
     appbuilder.add_view(ServiceView, "Serviços", label=_l("Serviços"), icon="fa-wrench",
                         category="Estrutura")
+    appbuilder.add_view(CannedReplyView, "Respostas prontas", label=_l("Respostas prontas"),
+                        icon="fa-comment-o", category="Estrutura")
     appbuilder.add_view(AccountView, "Minha conta", label=_l("Minha conta"),
                         icon="fa-id-card", category="Conta", category_label=_l("Conta"),
                         category_icon="fa-cog")

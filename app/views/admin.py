@@ -19,8 +19,8 @@ from wtforms.validators import EqualTo, Optional
 
 from app import accounts, structure
 from app.extensions import db
-from app.models import Department, Member, Sector, Service
-from app.vocabulary import SLA_CLOCK_LABELS
+from app.models import CannedReply, Department, Member, Sector, Service
+from app.vocabulary import ASSIGNMENT_LABELS, SLA_CLOCK_LABELS
 from app.security import (
     ValidationError,
     ensure_identity_free,
@@ -183,14 +183,26 @@ class DepartmentView(AccountModelView):
     list_title = show_title = _l("Departamentos")
     add_title = _l("Novo departamento")
     edit_title = _l("Editar departamento")
-    list_columns = ["name", "attendants"]
-    add_columns = edit_columns = show_columns = ["name", "attendants"]
+    list_columns = ["name", "attendants", "assignment", "warning"]
+    add_columns = edit_columns = ["name", "attendants", "assignment"]
+    show_columns = ["name", "attendants", "assignment", "warning"]
     search_columns = ["name"]
     order_columns = ["name"]
     base_order = ("name", "asc")
-    label_columns = {"name": _l("Nome"), "attendants": _l("Atendentes")}
+    label_columns = {"name": _l("Nome"), "attendants": _l("Atendentes"),
+                     "assignment": _l("Atribuição de novos chamados"), "warning": _l("Aviso")}
     description_columns = {"attendants": _l("Membros com o perfil Atendente")}
-    formatters_columns = {"attendants": lambda members: ", ".join(m.full_name for m in members)}
+    formatters_columns = {
+        "attendants": lambda members: ", ".join(m.full_name for m in members),
+        "assignment": lambda value: ASSIGNMENT_LABELS.get(value, value),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "assignment": SelectField(
+            _l("Atribuição de novos chamados"), choices=list(ASSIGNMENT_LABELS.items()),
+            default="manual", widget=Select2Widget(),
+            description=_l("Automática: cada chamado novo (ou transferido para cá) vai na "
+                           "hora para um atendente disponível do departamento.")),
+    }
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "attendants": [["id", FilterInFunction, _attendant_ids]],
     }
@@ -199,6 +211,7 @@ class DepartmentView(AccountModelView):
         try:
             structure._unique_name(Department, (item.name or "").strip(), "um departamento",
                                    exclude_id=item.id)
+            structure.check_assignment(item.assignment or "manual")
         except ValidationError as error:
             self._raise(error)
 
@@ -270,3 +283,40 @@ class ServiceView(AccountModelView):
 
         if db.session.scalar(select(Ticket.id).where(Ticket.service_id == item.id).limit(1)):
             raise Exception("Serviço com chamados não pode ser excluído.")
+
+
+class CannedReplyView(AccountModelView):
+    """Respostas prontas: written once, offered in the reply box of the department's
+    tickets (or of every ticket, without a department), placeholders filled."""
+
+    datamodel = EagerInterface(CannedReply, eager=("department",))
+    list_title = show_title = _l("Respostas prontas")
+    add_title = _l("Nova resposta pronta")
+    edit_title = _l("Editar resposta pronta")
+    list_columns = ["title", "department"]
+    add_columns = edit_columns = show_columns = ["title", "department", "body"]
+    search_columns = ["title"]
+    order_columns = ["title"]
+    base_order = ("title", "asc")
+    label_columns = {"title": _l("Título"), "department": _l("Departamento"),
+                     "body": _l("Texto")}
+    description_columns = {
+        "department": _l("Deixe em branco para oferecer em todos os departamentos."),
+        "body": _l("Marcadores: {solicitante}, {chamado}, {atendente} e {servico} são "
+                   "trocados pelos dados do chamado; o atendente ainda pode editar o "
+                   "texto antes de enviar."),
+    }
+    formatters_columns = {"department": lambda d: d.name if d else "Todos os departamentos"}
+
+    def _check(self, item):
+        from app import canned
+
+        try:
+            body = {"title": item.title, "body": item.body,
+                    "department_id": item.department.id if item.department else None}
+            with db.session.no_autoflush:
+                canned.check(body, exclude_id=item.id)
+        except ValidationError as error:
+            self._raise(error)
+
+    pre_add = pre_update = _check

@@ -8,7 +8,7 @@ ten tickets or a million.
 """
 from __future__ import annotations
 
-from flask import g
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy import bindparam
@@ -63,7 +63,19 @@ class AttendantView(BaseView):
             subtitle="Chamados dos departamentos que você atende: sem atendente primeiro, "
                      "depois os mais urgentes e os mais antigos.",
             columns=("requester", "assignee", "sla", "assume"),
-            empty="Nenhum chamado nesta situação. Bom trabalho!"))
+            empty="Nenhum chamado nesta situação. Bom trabalho!",
+            extra={"availability": bool(g.user.available)}))
+
+    @expose("/disponibilidade", methods=["POST"])
+    @has_access
+    @permission_name("queue")
+    def availability(self):
+        """"Ausente" on or off: an absent attendant gets no automatic assignment."""
+        g.user.available = request.form.get("available") == "1"
+        db.session.commit()
+        flash("Você está disponível para receber chamados." if g.user.available else
+              "Você está ausente: não receberá chamados automaticamente.", "success")
+        return redirect(url_for("AttendantView.queue"))
 
     @expose("/meus")
     @has_access

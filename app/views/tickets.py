@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import NotFound
 
-from app import attachments, workflow
+from app import attachments, canned, workflow
 from app.attachments import UploadRejected
 from app.extensions import db
 from app.models import (
@@ -130,10 +130,12 @@ class TicketView(BaseView):
                                            surveyed=survey is not None)
         can_message = workflow.can_message(ticket, user)
         can_note = workflow.can_write_note(ticket, user, attendant=attendant)
+        replies = (canned.for_ticket(ticket, user)
+                   if can_message and ticket.requester_id != user.id else [])
         return self.render_template(
             "tickets/show.html", ticket=ticket, events=events, messages=messages,
             opening_files=opening_files, survey=survey, actions=actions,
-            can_message=can_message, can_note=can_note,
+            can_message=can_message, can_note=can_note, canned_replies=replies,
             desk=desk_choices(ticket, actions),
             is_requester=ticket.requester_id == user.id, is_attendant=attendant,
             read_only=not actions and not can_message and not can_note,

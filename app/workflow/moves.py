@@ -28,6 +28,7 @@ from app.models import (
     utcnow,
 )
 from app.vocabulary import ACTION_LABELS, STATUS_LABELS, duration_text
+from app.workflow.assignment import auto_assign
 from app.workflow.desk import desk_fields, desk_note, desk_snapshot, desk_values
 from app.workflow.errors import (
     Forbidden,
@@ -148,6 +149,7 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
         _store(upload, ticket, actor, stored)
         _event(ticket, "opened", actor, None, "open", when=now)
         notifications.enqueue("ticket_opened", ticket, actor, text=description)
+        auto_assign(ticket, now)
     except BaseException:
         db.session.rollback()
         _remove_files(stored)
@@ -272,6 +274,8 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
            from_status, ticket.status, note=text, when=now)
     if transition.event:
         notifications.enqueue(transition.event, ticket, actor, text=text)
+    if action == "transfer":
+        auto_assign(ticket, now)
     db.session.commit()
     return ticket
 
