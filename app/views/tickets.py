@@ -138,7 +138,7 @@ class TicketView(BaseView):
             can_message=can_message, can_note=can_note, canned_replies=replies,
             desk=desk_choices(ticket, actions),
             is_requester=ticket.requester_id == user.id, is_attendant=attendant,
-            read_only=not actions and not can_message and not can_note,
+            read_only=not actions and not can_message,
             drafts=drafts or {}, event_labels=workflow.EVENT_LABELS, event_icons=EVENT_ICONS,
             max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
             accept=",".join(sorted(attachments.ALLOWED)),
