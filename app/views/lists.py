@@ -195,7 +195,9 @@ class ListRow:
     @classmethod
     def of(cls, row, when, now, ticket_url) -> "ListRow":
         css, text, state = sla_badge(row, now)
-        snippet = row.snippet or ""
+        snippet = (row.snippet or "").strip()
+        if row.subject and snippet.startswith(row.subject):   # the title already says it
+            snippet = snippet[len(row.subject):].strip()
         if len(snippet) > SNIPPET_SHOWN + 5:      # as Jinja's truncate(110, True, "…")
             snippet = snippet[:SNIPPET_SHOWN - 1] + "…"
         return cls(
