@@ -20,7 +20,7 @@ from dashboards import queries
 from dashboards.kpis import GROUPINGS, SATISFACTION
 from dashboards.painel import FILTER_FIELDS, filters_from, validate_cross
 
-COLUMNS = {"id": "Chamado", "opened_at": "Aberto em", "status_label": "Situação",
+COLUMNS = {"id": "Chamado", "subject": "Assunto", "opened_at": "Aberto em", "status_label": "Situação",
            "priority_label": "Prioridade", "department": "Departamento", "service": "Serviço",
            "sector": "Setor", "requester": "Solicitante", "attendant": "Atendente",
            "sla_due_at": "Prazo SLA", "closed_at": "Encerrado em", "sla": "SLA",

@@ -425,7 +425,7 @@ def _ticket_rows(session, account_id: int, where, order, limit: int, offset: int
               .outerjoin(requester, on(requester, "requester_id"))
               .outerjoin(assignee, on(assignee, "assignee_id")))
     stmt = select(
-        page.c.id, page.c.opened_at, page.c.status, page.c.priority,
+        page.c.id, page.c.subject, page.c.opened_at, page.c.status, page.c.priority,
         department.c.name.label("department"), service.c.name.label("service"),
         sector.c.name.label("sector"),
         (requester.c.first_name + literal(" ") + requester.c.last_name).label("requester"),

@@ -75,11 +75,11 @@ def at_risk(frame: pd.DataFrame, total: int, time_zone: str):
 
 
 def drill(frame: pd.DataFrame, time_zone: str):
-    rows = [[ticket_link(r["id"]), local(r["opened_at"], time_zone), r["status_label"],
-             r["priority_label"], r["department"], r["service"], r["sector"] or "—",
-             r["requester"] or "—", r["attendant"] or "—", local(r["sla_due_at"], time_zone),
-             sla_label(r)]
+    rows = [[ticket_link(r["id"]), r["subject"] or "—", local(r["opened_at"], time_zone),
+             r["status_label"], r["priority_label"], r["department"], r["service"],
+             r["sector"] or "—", r["requester"] or "—", r["attendant"] or "—",
+             local(r["sla_due_at"], time_zone), sla_label(r)]
             for r in frame.to_dict("records")]
-    return _table(["Chamado", "Aberto em", "Situação", "Prioridade", "Departamento",
+    return _table(["Chamado", "Assunto", "Aberto em", "Situação", "Prioridade", "Departamento",
                    "Serviço", "Setor", "Solicitante", "Atendente", "Prazo SLA", "SLA"], rows,
                   "Nenhum chamado aberto no período com esses filtros.")

@@ -130,7 +130,7 @@ def test_export_answers_the_callers_view_only(web, data):
     csv = client.get("/painel/exportar.csv?start=2024-01-01&end=2030-01-01")
     assert csv.status_code == 200 and "attachment" in csv.headers["Content-Disposition"]
     lines = csv.data.decode("utf-8-sig").strip().splitlines()
-    assert lines[0].startswith("Chamado;Aberto em") and len(lines) == 301
+    assert lines[0].startswith("Chamado;Assunto;Aberto em") and len(lines) == 301
     bad = client.get(f"/painel/exportar.xlsx?department_id={other.departments['TI']}")
     assert bad.status_code == 400
     xlsx = client.get("/painel/exportar.xlsx?start=2024-01-01&end=2030-01-01")
