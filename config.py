@@ -5,6 +5,7 @@ unsafe to default in production: with ``APP_ENV=production`` a missing ``SECRET_
 ``DATABASE_URL`` stops the start-up with a clear message (checked in ``create_app``, not
 at import time, so tooling can import this module freely).
 """
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -98,7 +99,8 @@ def build_fab_roles() -> dict:
               ["PainelApi", "can_get"]]  # dashboards/, app/api/painel.py
     manager += painel
     admin += painel
-    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
+    common = [["ProfileView", "can_show"], ["ProfileView", "can_edit"],  # "Meu perfil"
+              ["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {
         PROFILE_ROLES["admin"]: admin + common,
@@ -151,6 +153,9 @@ class Config:
     SESSION_COOKIE_SECURE = (None if os.environ.get("SESSION_COOKIE_SECURE") is None
                              else os.environ["SESSION_COOKIE_SECURE"] == "1")
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # Tokens (app/sessions.py): each names its login's session and dies with it.
+    JWT_ACCESS_TOKEN_EXPIRES = dt.timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = dt.timedelta(days=30)
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 

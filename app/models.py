@@ -139,6 +139,8 @@ class Member(User):
     sector_id = Column(Integer, ForeignKey("sector.id", ondelete="SET NULL"), index=True)
     sector = relationship("Sector", foreign_keys=[sector_id])
     account = relationship("Account", foreign_keys=[account_id])
+    # JSON {session id: expiry (epoch seconds)} of the member's sessions (app/sessions.py).
+    live_sessions = Column(Text)
 
     @property
     def full_name(self) -> str:

@@ -26,6 +26,9 @@ def register(appbuilder) -> None:
     appbuilder.add_view(NotificationsView, "Notificações", label=_l("Notificações"),
                         icon="fa-envelope", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
+    from app.views.profile import ProfileView
+
+    appbuilder.add_view_no_menu(ProfileView)   # the user menu's "Meu perfil"
     install_context(appbuilder)
 
 
