@@ -5,7 +5,8 @@ the rule is still accepted but the member is sent to change it.
 A password is refused when it is shorter than 10 characters, only spaces, a single
 repeated character, one of the 10,000 most common passwords (app/data/README.md says
 where the list comes from), or made mostly of the username, the e-mail (or its part
-before the @) or the company name. Every message says what to change, in Portuguese.
+before the @), the company name or one of its words: "mostly" meaning the value makes
+at least half of the password's letters and digits ("maria12345" for maria). Every message says what to change, in Portuguese.
 Nothing here touches the database or the hashes.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _personal_values(username, email, company) -> list[tuple[str, str]]:
         values.append((email.split("@", 1)[0], "o seu e-mail"))
     if company:
         values.append((company, "o nome da empresa"))
+        values += [(word, "o nome da empresa") for word in company.split() if len(word) >= 4]
     result = []
     for raw, label in values:
         normalised = _letters_and_digits(raw)
