@@ -179,6 +179,8 @@ class Config:
     PLAN_TRIAL_DAYS = 30
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "30 per hour")
     API_LOGIN_RATE_LIMIT = os.environ.get("API_LOGIN_RATE_LIMIT", "10 per minute")
+    # "Esqueci minha senha": requests per address and per e-mail (app/views/password_reset.py)
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour")
 
     @classmethod
     def finalize(cls, config: dict) -> None:

@@ -29,6 +29,9 @@ def register(appbuilder) -> None:
     from app.views.profile import ProfileView
 
     appbuilder.add_view_no_menu(ProfileView)   # the user menu's "Meu perfil"
+    from app.views.password_reset import PasswordResetView
+
+    appbuilder.add_view_no_menu(PasswordResetView)   # public: "Esqueci minha senha"
     install_context(appbuilder)
 
 
