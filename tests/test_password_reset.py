@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.models import OutboxMail
 from tests.conftest import PASSWORD, login_browser_client, token_for
+from tests.smtp_server import drain, smtp  # noqa: F401
 
 NEW = "cavalo correto bateria"
 
@@ -133,3 +134,15 @@ def test_forgot_page_is_linked_from_login_and_in_portuguese(app):
     client = app.test_client()
     assert 'href="/senha/esqueci"' in client.get("/login/").get_data(as_text=True)
     assert "Esqueci minha senha" in client.get("/senha/esqueci").get_data(as_text=True)
+
+
+def test_the_mail_leaves_through_the_outbox_and_its_link_works(app, world, smtp):
+    _ask(app.test_client(), "requester@alfa.example")
+    assert drain(app)["sent"] == 1
+    (received,) = smtp.received()
+    assert received["rcpt_tos"] == ["requester@alfa.example"]
+    text = received["message"].get_body(("plain",)).get_content()
+    path = _path(re.search(r"http://\S+/senha/nova/\S+", text).group(0))
+    done = app.test_client().post(path, data={"new_password": NEW, "confirm_password": NEW})
+    assert done.status_code == 302
+    login_browser_client(app, "alfa_requester", NEW)
