@@ -163,9 +163,18 @@ def test_a_token_without_a_session_is_refused(app, world):
 
 
 def test_page_session_ends_when_its_lifetime_is_over(app, world, monkeypatch):
-    client = login_browser_client(app, "alfa_requester")
+    """The server-side expiry, on its own: only app.sessions sees the later clock (Flask
+    also refuses a cookie signed more than PERMANENT_SESSION_LIFETIME ago)."""
     import time
 
+    client = login_browser_client(app, "alfa_requester")
     later = time.time() + dt.timedelta(hours=8, minutes=1).total_seconds()
-    monkeypatch.setattr("app.sessions.time.time", lambda: later)
+
+    class Later:
+        @staticmethod
+        def time():
+            return later
+
+    assert _page_ok(client)
+    monkeypatch.setattr("app.sessions.time", Later)
     assert not _page_ok(client)
