@@ -178,3 +178,28 @@ def test_page_session_ends_when_its_lifetime_is_over(app, world, monkeypatch):
     assert _page_ok(client)
     monkeypatch.setattr("app.sessions.time", Later)
     assert not _page_ok(client)
+
+
+def test_editing_a_member_without_touching_credentials_keeps_their_sessions(app, api, world):
+    browser = login_browser_client(app, "alfa_requester")
+    tokens = token_for(app, world.users["requester"], refresh=True)
+    response = api(world.users["admin"]).put(
+        f"/api/v1/member/{world.users['requester']}",
+        json={"first_name": "Renomeado", "profiles": ["requester"], "active": True})
+    assert response.status_code == 200, response.json
+    admin = login_browser_client(app, "alfa_admin")
+    from app.extensions import db
+    from app.models import Member
+
+    with app.app_context():
+        member = db.session.get(Member, world.users["requester"])
+        form = {"first_name": "Outro", "last_name": member.last_name,
+                "username": member.username, "email": member.email,
+                "sector": str(member.sector_id), "roles": [str(r.id) for r in member.roles],
+                "active": "y", "password": "", "conf_password": ""}
+        db.session.remove()
+    assert admin.post(f"/memberview/edit/{world.users['requester']}",
+                      data=form).status_code == 302
+    assert _page_ok(browser)
+    assert _access_ok(app, tokens["access_token"])
+    assert _refresh_ok(app, tokens["refresh_token"])
