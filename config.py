@@ -5,6 +5,7 @@ unsafe to default in production: with ``APP_ENV=production`` a missing ``SECRET_
 ``DATABASE_URL`` stops the start-up with a clear message (checked in ``create_app``, not
 at import time, so tooling can import this module freely).
 """
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -111,7 +112,8 @@ def build_fab_roles() -> dict:
                               ["Calendário de atendimento", "menu_access"]]
     manager += calendar_read
     attendant += calendar_read
-    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
+    common = [["ProfileView", "can_show"], ["ProfileView", "can_edit"],  # "Meu perfil"
+              ["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {
         PROFILE_ROLES["admin"]: admin + common,
@@ -164,6 +166,9 @@ class Config:
     SESSION_COOKIE_SECURE = (None if os.environ.get("SESSION_COOKIE_SECURE") is None
                              else os.environ["SESSION_COOKIE_SECURE"] == "1")
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # Tokens (app/sessions.py): each names its login's session and dies with it.
+    JWT_ACCESS_TOKEN_EXPIRES = dt.timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = dt.timedelta(days=30)
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 
@@ -187,6 +192,8 @@ class Config:
     PLAN_TRIAL_DAYS = 30
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "30 per hour")
     API_LOGIN_RATE_LIMIT = os.environ.get("API_LOGIN_RATE_LIMIT", "10 per minute")
+    # "Esqueci minha senha": requests per address and per e-mail (app/views/password_reset.py)
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour")
 
     @classmethod
     def finalize(cls, config: dict) -> None:

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, or_, select
 
+from app import sessions
+from app.api.security import SessionSecurityApi
 from app.models import Member
+from app.views.login import LoginView
 from config import PROFILE_ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;:\\]+@[^@\s<>\"',;:\\]+\.[^@\s<>\"',;:\\]+$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
-MIN_PASSWORD = 10
 
 
 class AccountSecurityManager(SecurityManager):
     user_model = Member
+    authdbview = LoginView          # "Entrar", one answer for every failure
+    security_api = SessionSecurityApi   # tokens that name their session
 
     def __init__(self, appbuilder):
         self._builtin_answers: dict = {}
@@ -36,10 +40,37 @@ class AccountSecurityManager(SecurityManager):
         the same query instead of three more round trips."""
         from sqlalchemy.orm import joinedload
 
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
         return self.session.scalars(
             select(Member).options(joinedload(Member.roles), joinedload(Member.groups),
                                    joinedload(Member.account))
-            .where(Member.id == int(pk))).unique().one_or_none()
+            .where(Member.id == pk)).unique().one_or_none()
+
+    # Sessions that end (app/sessions.py): both loaders accept a user only while the
+    # session named by the cookie or by the token is live. FAB's own load_user_jwt
+    # went through load_user, which now reads the cookie, so it is replaced whole.
+
+    def load_user(self, pk):
+        user = self.get_user_by_id(pk)
+        if user and user.is_active and sessions.is_live(user, sessions.cookie_session_id()):
+            return user
+        return None
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        try:
+            user = self.get_user_by_id(jwt_data["sub"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if user and user.is_active and sessions.is_live(user, jwt_data.get(sessions.CLAIM)):
+            g.user = user
+            return user
+        return None
+
+    def on_user_logout(self, user) -> None:
+        sessions.end_cookie_session(user)
 
     def _has_access_builtin_roles(self, role, permission_name, view_name) -> bool:
         """FAB matches every permission of a built-in role as regular expressions on
@@ -103,13 +134,14 @@ def validate_username(value) -> str:
     return value
 
 
-def validate_password(value, field: str = "password") -> str:
-    if not isinstance(value, str) or "\x00" in value:
-        raise ValidationError(field, "Senha inválida.")
-    if len(value) < MIN_PASSWORD:
-        raise ValidationError(field, f"A senha deve ter pelo menos {MIN_PASSWORD} caracteres.")
-    if len(value) > 256:
-        raise ValidationError(field, "A senha deve ter no máximo 256 caracteres.")
+def validate_password(value, field: str = "password", *, username=None, email=None,
+                      company=None) -> str:
+    """The rule of app.passwords, as a ValidationError naming ``field``."""
+    from app.passwords import problem
+
+    message = problem(value, username=username, email=email, company=company)
+    if message:
+        raise ValidationError(field, message)
     return value
 
 
@@ -242,7 +274,8 @@ def install_jwt_messages(jwt_manager) -> None:
         lambda header, data: (jsonify(message="Sessão expirada: faça login novamente."), 401)
     )
     jwt_manager.user_lookup_error_loader(
-        lambda header, data: (jsonify(message="Usuário inativo ou inexistente."), 401)
+        lambda header, data: (jsonify(message="Sessão encerrada ou usuário inativo: faça "
+                                              "login novamente."), 401)
     )
     jwt_manager.revoked_token_loader(
         lambda header, data: (jsonify(message="Token revogado."), 401)

@@ -178,6 +178,20 @@ def other_world(app, world):
     return build_world(app, "beta")
 
 
+def token_for(app, user_id: int, refresh: bool = False):
+    """An access token (or {"access_token", "refresh_token"} with ``refresh``) of a new
+    API session of the member, as POST /api/v1/security/login would give."""
+    from app import sessions
+    from app.extensions import db
+    from app.models import Member
+
+    with app.app_context():
+        member = db.session.get(Member, user_id)
+        tokens = sessions.issue_tokens(member, refresh=refresh)
+        db.session.remove()
+    return tokens if refresh else tokens["access_token"]
+
+
 class ApiClient:
     """A test client that speaks JSON with a bearer token of one member."""
 
@@ -186,10 +200,7 @@ class ApiClient:
         self.client = app.test_client()
         self.token = None
         if user_id is not None:
-            from flask_jwt_extended import create_access_token
-
-            with app.app_context():
-                self.token = create_access_token(identity=str(user_id), fresh=True)
+            self.token = token_for(app, user_id)
 
     def _headers(self, headers=None):
         result = dict(headers or {})
