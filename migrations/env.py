@@ -100,6 +100,16 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite alters a table by copying it (Alembic's batch mode): with foreign keys
+        # enforced, dropping the old copy of a table other rows point to fails on any
+        # database with data. Switch them off for the migration (PRAGMA is a no-op
+        # inside a transaction, so before it begins; and the autobegun transaction must
+        # end, or Alembic would run inside it and never commit), check every reference
+        # afterwards, and switch them back on.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()   # end SQLAlchemy's autobegun transaction: Alembic's own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -108,6 +118,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"Migração deixou referências quebradas: {broken[:5]}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():
