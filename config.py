@@ -108,6 +108,21 @@ def build_fab_roles() -> dict:
     }
 
 
+# Spellings of a PostgreSQL URL that mean psycopg2, the driver in requirements.txt.
+# SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not installed,
+# and ``postgres://`` (Heroku and many hosting panels) to nothing at all.
+PSYCOPG2_SCHEMES = ("postgresql://", "postgres://")
+
+
+def database_url(uri: str) -> str:
+    """The URL SQLAlchemy is given: every documented PostgreSQL spelling on psycopg2;
+    any explicit ``postgresql+driver://`` and every other database as written."""
+    for scheme in PSYCOPG2_SCHEMES:
+        if uri.startswith(scheme):
+            return "postgresql+psycopg2://" + uri[len(scheme):]
+    return uri
+
+
 class Config:
     APP_NAME = "Gestor Serviço Empresa"
     APP_THEME = ""
@@ -190,9 +205,7 @@ class Config:
             config["SESSION_COOKIE_SECURE"] = config.get("APP_ENV") == "production"
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = _dev_secret_key()
-        uri = config["SQLALCHEMY_DATABASE_URI"]
-        if uri.startswith("postgres://"):  # Heroku-style URLs
-            config["SQLALCHEMY_DATABASE_URI"] = "postgresql://" + uri[len("postgres://"):]
+        uri = config["SQLALCHEMY_DATABASE_URI"] = database_url(config["SQLALCHEMY_DATABASE_URI"])
         if uri.startswith("sqlite"):
             INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
             config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
