@@ -221,12 +221,17 @@ class LoginThrottle:
 
 
 def sync_roles_and_permissions(appbuilder) -> None:
-    """After migrations: every view's permissions, the profile roles of FAB_ROLES, Admin
-    and Public. Idempotent; `flask setup` and the test fixtures call it."""
+    """After migrations: the roles (Admin, Public, the profiles of FAB_ROLES), then every
+    view's permissions. Converges in one run; `flask setup` and the test fixtures call it.
+
+    The roles come first because FAB grants each new view permission to Admin as it
+    writes it: with no Admin yet, its ``add_permission_role(None, ...)`` raised on the
+    first permission of every view (logged, swallowed), so a first run wrote one
+    permission per view and every later run added the rest (123 links on this app)."""
     from flask_appbuilder.security.manager import BaseSecurityManager
 
-    appbuilder.add_permissions(update_perms=True)
     BaseSecurityManager.create_db(appbuilder.sm)
+    appbuilder.add_permissions(update_perms=True)
 
 
 def install_jwt_messages(jwt_manager) -> None:
