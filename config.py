@@ -237,11 +237,9 @@ def _finalize_proxies_and_hosts(config: dict) -> None:
     hosts = config.get("TRUSTED_HOSTS")
     if isinstance(hosts, str):
         hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    # Flask refuses any other Host (400). FAB's login `next` check accepts only the
+    # request's own host, which is then one of these.
     config["TRUSTED_HOSTS"] = list(hosts) if hosts else None
-    if config["TRUSTED_HOSTS"] and not config.get("FAB_SAFE_REDIRECT_HOSTS"):
-        # FAB's `next` check trusts the request's own Host when this is empty.
-        patterns = ["*" + h if h.startswith(".") else h for h in config["TRUSTED_HOSTS"]]
-        config["FAB_SAFE_REDIRECT_HOSTS"] = patterns + [p + ":*" for p in patterns]
 
 
 def _finalize_rate_limits(config: dict) -> None:
