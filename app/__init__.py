@@ -110,7 +110,7 @@ def _trust_proxies(app: Flask) -> None:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops)
-    elif app.config.get("APP_ENV") == "production" and not app.config.get("TRUSTED_HOSTS"):
+    if app.config.get("APP_ENV") == "production" and not app.config.get("TRUSTED_HOSTS"):
         log.warning("TRUSTED_HOSTS is not set: any Host header is accepted")
 
 

@@ -122,3 +122,17 @@ def test_a_bad_proxy_fix_hops_stops_the_start_up_with_a_clear_message(app, tmp_p
     config = app_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path))
     with pytest.raises(RuntimeError, match="PROXY_FIX_HOPS deve ser um número inteiro"):
         create_app({**config, "PROXY_FIX_HOPS": hops})
+
+
+def test_production_without_trusted_hosts_warns_at_start_up(app, tmp_path, caplog):
+    import logging
+
+    from app import create_app
+
+    config = {**app_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path)),
+              "APP_ENV": "production", "PROXY_FIX_HOPS": "1"}
+    caplog.set_level(logging.WARNING)
+    create_app({**config, "TRUSTED_HOSTS": "gestor.example"})
+    assert not [r for r in caplog.records if "TRUSTED_HOSTS" in r.getMessage()]
+    create_app(config)
+    assert [r for r in caplog.records if "TRUSTED_HOSTS is not set" in r.getMessage()]
