@@ -1,6 +1,7 @@
 """Application factory: extensions, security, tenancy, views, REST API and the Painel."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -317,9 +318,13 @@ def _register_error_handlers(app: Flask) -> None:
 
         from app.throttle import retry_after_seconds, wait_phrase
 
-        seconds = retry_after_seconds()
-        first = (error.description if isinstance(error, RateLimitExceeded)
-                 else "Muitas requisições.")
+        if isinstance(error, RateLimitExceeded):
+            seconds, first = retry_after_seconds(), error.description
+        else:   # a 429 of its own (a quota): its retry_after, when it has one
+            retry = getattr(error, "retry_after", None)
+            seconds = (max(1, int((retry - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+                       if isinstance(retry, dt.datetime) else int(retry or 60))
+            first = "Muitas requisições."
         response = _error_page(429, "Muitas tentativas", f"{first} {wait_phrase(seconds)}")
         response = current_app.make_response(response)
         response.headers.setdefault("Retry-After", str(seconds))

@@ -73,11 +73,17 @@ def install(app, limiter) -> None:
 
 
 def _username() -> str:
-    if request.endpoint == API_LOGIN:
-        body = request.get_json(silent=True)
-        value = body.get("username") if isinstance(body, dict) else None
-    else:
-        value = request.form.get("username")
+    """The username tried, normalised. Never raises: Flask-Limiter takes any error in
+    a key function for an unreachable storage and would fall back to per-process
+    counting for everyone (an unreadable body is refused later, by its view)."""
+    try:
+        if request.endpoint == API_LOGIN:
+            body = request.get_json(silent=True)
+            value = body.get("username") if isinstance(body, dict) else None
+        else:
+            value = request.form.get("username")
+    except Exception:   # noqa: BLE001 - a body too big, too deep or not stored
+        value = None
     value = value.strip().lower()[:64] if isinstance(value, str) else ""
     return value or "-"   # Flask-Limiter skips a limit whose key is empty
 
@@ -120,7 +126,10 @@ def _refuse_malformed_api_login():
     """FAB answers a body without ``provider`` with a 500: refuse it before."""
     if request.method != "POST" or request.endpoint != API_LOGIN:
         return None
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:   # JSON nested too deep for the parser
+        body = None
     if not isinstance(body, dict) or not all(
             isinstance(body.get(k), str) and body.get(k) for k in ("username", "password")
     ) or body.get("provider") != "db":

@@ -137,3 +137,32 @@ def test_signups_are_limited_per_address_with_retry_after(app):
         assert signup("10.0.1.2", 3).status_code == 201
     finally:
         app.config["SIGNUP_RATE_LIMIT"] = "30 per hour"
+
+
+def test_a_login_body_nested_too_deep_is_a_400_and_not_taken_for_a_storage_outage(
+        app, world, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    body = '{"username": ' + "[" * 100000 + "]" * 100000 + "}"
+    response = client_at(app, "10.0.0.6").post(
+        "/api/v1/security/login", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "Informe username, password" in response.json["message"]
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert not app.extensions["login_throttle"]._storage_dead   # Flask-Limiter's flag
+
+
+def test_a_429_raised_elsewhere_keeps_its_own_retry_after(app, tmp_path):
+    from werkzeug.exceptions import TooManyRequests
+
+    from app import create_app
+    from tests.conftest import test_config as app_config
+
+    other = create_app(app_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path)))
+    other.add_url_rule("/api/v1/_quota_probe", "quota_probe",
+                       lambda: (_ for _ in ()).throw(TooManyRequests(retry_after=120)))
+    response = other.test_client().get("/api/v1/_quota_probe")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "120"
+    assert response.json["message"] == "Muitas requisições. Tente novamente em 2 minutos."
