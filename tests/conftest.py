@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.pgserver import PostgresServer  # noqa: E402
+from tests.redisserver import RedisServer  # noqa: E402
 
 PASSWORD = "senha-de-teste-123"
 KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
@@ -37,6 +38,14 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def pg_server():
     server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """Debian's redis-server on loopback, started once for the run if a test asks."""
+    server = RedisServer().start()
     yield server
     server.stop()
 
