@@ -35,8 +35,11 @@ from limits import parse_many
 
 log = logging.getLogger(__name__)
 
-FORM_LOGIN = "AuthDBView.login"
-API_LOGIN = "SecurityApi.login"
+# The login views are the security manager's (app.security: LoginView and
+# SessionSecurityApi, subclasses of FAB's): their blueprints are named after them.
+FORM_VIEW, API_VIEW = "LoginView", "SessionSecurityApi"
+FORM_LOGIN = f"{FORM_VIEW}.login"
+API_LOGIN = f"{API_VIEW}.login"
 LOGIN_ENDPOINTS = (FORM_LOGIN, API_LOGIN)
 PAIR_SCOPE = "login-failures-pair"
 USER_SCOPE = "login-failures-user"
@@ -60,7 +63,7 @@ def install(app, limiter) -> None:
     signup = limiter.shared_limit(
         lambda: current_app.config["SIGNUP_RATE_LIMIT"], scope="signup",
         key_func=get_remote_address, methods=["POST"], error_message=SIGNUP_MESSAGE)
-    for name in ("AuthDBView", "SecurityApi"):
+    for name in (FORM_VIEW, API_VIEW):
         pair(app.blueprints[name])
         per_user(app.blueprints[name])
     for name in ("SignupView", "SignupApi"):
