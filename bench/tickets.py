@@ -9,7 +9,9 @@ gunicorn (``bench.wsgi``: the app plus a bare hello-world route, the ceiling), l
 attendant through the real login form (CSRF on) and measures, at concurrency 1 and 8:
 the attendant's queue page, the ticket page, the attendant's finished work (the largest
 of their lists), the hello-world route, and the rate of opening tickets with a 100 KB
-file through the REST API. Prints figures and the data
+file through the REST API; then, at concurrency 1, a search of a common and of a rare
+word from the queue and from the account's list (a manager), over ~3 generated
+messages per ticket (app.generator.messages). Prints figures and the data
 size; asserts nothing.
 """
 from __future__ import annotations
@@ -38,12 +40,13 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
     """Schema, roles, generated data, and known passwords for one attendant and one
     requester of the generated account."""
     from flask_migrate import upgrade
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
 
     from app import create_app
     from app.accounts import hash_password
     from app.extensions import db
     from app.generator import generate
+    from app.generator.messages import add_messages, describe
     from app.models import Member, Ticket, department_attendant
     from app.security import sync_roles_and_permissions
     from app.tenancy import UNSCOPED, account_scope
@@ -56,6 +59,9 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
         began = time.perf_counter()
         result = generate(n_tickets, seed=3)
         generated_in = time.perf_counter() - began
+        began = time.perf_counter()
+        messages = add_messages(result.account_id, per_ticket=3.0, seed=3)
+        messages_in = time.perf_counter() - began
         # The attendant with the busiest departments, and an active requester.
         attendant_id, _ = db.session.execute(
             select(department_attendant.c.user_id, func.count(Ticket.id))
@@ -68,7 +74,11 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
                                  Member.roles.any(name="Solicitante"))
             .order_by(Member.id).limit(1)).one()
         attendant = db.session.get(Member, attendant_id)
-        for member in (attendant, requester):
+        manager = db.session.scalars(
+            select(Member).where(Member.account_id == result.account_id,
+                                 Member.roles.any(name="Gestor"))
+            .order_by(Member.id).limit(1)).one()
+        for member in (attendant, requester, manager):
             member.password = hash_password(PASSWORD)
         departments = [d for (d,) in db.session.execute(
             select(department_attendant.c.department_id)
@@ -81,8 +91,15 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
             select(Ticket.department_id, Ticket.service_id)
             .where(Ticket.account_id == result.account_id).limit(1)).one()
         total = db.session.scalar(select(func.count()).select_from(Ticket))
+        sizes = describe(result.account_id)
+        sizes.update(db.session.execute(text(
+            "SELECT pg_size_pretty(pg_total_relation_size('ticket')) AS ticket_size, "
+            "pg_size_pretty(pg_total_relation_size('ticket_message')) AS message_size, "
+            "pg_size_pretty(pg_relation_size('ix_ticket_search')) AS gin_size")).one()._asdict())
         db.session.commit()
         return {"attendant": attendant.username, "requester": requester.username,
+                "manager": manager.username, "messages": messages,
+                "messages_in": messages_in, "sizes": sizes,
                 "ticket_ids": ticket_ids, "department_id": service[0],
                 "service_id": service[1], "tickets": total, "generated_in": generated_in}
 
@@ -151,6 +168,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
+    from app.generator.messages import COMMON_WORD, RARE_WORD
     from bench.pg import BenchPostgres
     from tests.pgserver import free_port
 
@@ -163,9 +181,14 @@ def main(argv: list[str]) -> int:
         data = prepare(url, upload_dir, args.tickets)
         print(f"  {data['tickets']:,} chamados na base; gerados em "
               f"{data['generated_in']:.1f} s", flush=True)
+        print(f"  {data['messages']:,} mensagens ({data['sizes']['notes']:,} notas internas) "
+              f"em {data['messages_in']:.1f} s; ticket {data['sizes']['ticket_size']}, "
+              f"ticket_message {data['sizes']['message_size']}, índice GIN "
+              f"{data['sizes']['gin_size']}", flush=True)
         port = free_port()
         gunicorn = start_gunicorn(url, upload_dir, port, args.workers)
         cookie = login_session(port, data["attendant"])
+        manager_cookie = login_session(port, data["manager"])
         token = api_token(port, data["requester"])
         ids = data["ticket_ids"]
         row = "id;descricao;valor\n" + "".join(f"{i};item {i} do relatório;{i * 3.5:.2f}\n"
@@ -210,6 +233,27 @@ def main(argv: list[str]) -> int:
                   f"c=8 {share:.0%} da taxa do hello-world (alvo >= 20%)")
         print(f"abrir chamado com 100 KB: {results[('abrir chamado + 100 KB', 8)].rate:.1f}/s "
               "com c=8 (alvo >= 60/s)")
+        print("\nBusca (c=1): uma palavra comum e uma rara, da fila e da lista da conta\n")
+
+        def manager_page(path):
+            return lambda i: ("GET", path, None, {"Cookie": manager_cookie})
+
+        searches = (
+            ("lista da conta (gestor)", manager_page("/chamados/")),
+            (f"fila: busca comum '{COMMON_WORD}'", page(f"/atendente/fila?busca={COMMON_WORD}")),
+            (f"fila: busca rara '{RARE_WORD}'", page(f"/atendente/fila?busca={RARE_WORD}")),
+            (f"conta: busca comum '{COMMON_WORD}'",
+             manager_page(f"/chamados/?busca={COMMON_WORD}")),
+            (f"conta: busca rara '{RARE_WORD}'", manager_page(f"/chamados/?busca={RARE_WORD}")),
+        )
+        for name, maker in searches:
+            load.run(name, "127.0.0.1", port, maker, 2, min(3.0, args.seconds))
+            result = load.run(name, "127.0.0.1", port, maker, 1, args.seconds)
+            results[(name, 1)] = result
+            print(result.line(), flush=True)
+        print()
+        for name, _ in searches[1:]:
+            print(f"{name}: p50 c=1 {results[(name, 1)].pct(50):.1f} ms (alvo <= 50 ms)")
     finally:
         if gunicorn is not None:
             gunicorn.terminate()

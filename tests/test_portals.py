@@ -244,12 +244,13 @@ def test_lists_paginate_with_bounded_pages(app, web, world):
 def test_list_rows_cut_long_descriptions_and_keep_short_ones(app, web, world):
     long_text = "Relatório " + "x" * 300 + " FIM"
     exact = "y" * 115                               # within truncate's leeway: shown whole
-    make_ticket(app, world, description=long_text)
-    make_ticket(app, world, description=exact)
+    make_ticket(app, world, description="Assunto um\n" + long_text)
+    make_ticket(app, world, description="Assunto dois\n" + exact)
+    make_ticket(app, world, description="Só uma linha")   # the title says it all
     text = html(web("alfa_requester").get("/cliente/chamados"))
     snippets = re.findall(r'<div class="ticket-snippet">(.*?)</div>', text)
     assert snippets == [exact, ("Relatório " + "x" * 300)[:109] + "…"]
-    assert "FIM" not in text
+    assert "FIM" not in text and 'class="ticket-title">Só uma linha</a>' in text
 
 
 def test_tab_badges_stop_counting_at_99(app, web, world):

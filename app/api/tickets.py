@@ -7,7 +7,7 @@ from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 from sqlalchemy import func, select
 
-from app import attachments, workflow
+from app import attachments, search, workflow
 from app.api.base import ApiBase, iso
 from app.attachments import UploadRejected
 from app.extensions import db
@@ -118,16 +118,38 @@ class TicketApi(ApiBase):
                 elif value not in allowed:
                     raise ValidationError(name, f"Valor inválido para {name}.")
                 stmt = stmt.where(getattr(Ticket, name) == value)
+            stmt, params = self._search(stmt)
         except ValidationError as error:
             return self.validation_error(error)
         column = getattr(Ticket, args["order"])
         order = column.desc() if args["direction"] == "desc" else column.asc()
-        count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        count = db.session.scalar(select(func.count()).select_from(stmt.subquery()), params)
         tickets = db.session.scalars(stmt.order_by(order, Ticket.id.desc())
                                      .limit(args["page_size"])
-                                     .offset(args["page"] * args["page_size"])).all()
+                                     .offset(args["page"] * args["page_size"]), params).all()
         return self.response(200, count=count, ids=[t.id for t in tickets],
                              result=serialize_tickets(tickets))
+
+    @staticmethod
+    def _search(stmt) -> tuple:
+        """``?search=<words>`` (app.search): every word in what the caller may read of
+        the ticket; over ``search.MAX_SEARCH`` characters is a 400 naming ``search``;
+        empty is no search."""
+        raw = request.args.get("search")
+        try:
+            value = search.normalize(raw)
+        except search.SearchError as error:
+            raise ValidationError("search", error.message) from None
+        if value is None:
+            return stmt, {}
+        dialect = db.session.get_bind().dialect.name
+        public_only = not g.user.profile_codes() & {"admin", "manager", "attendant"}
+        params = search.params(value, g.user.id)
+        if dialect == "postgresql" and not public_only:
+            ids = search.selective_ids(db.session, params)
+            if ids is not None:      # a rare word: by id (see app.search.selective_ids)
+                return stmt.where(Ticket.id.in_(ids)), {}
+        return stmt.where(search.condition(dialect, public_only)), params
 
     @expose("/<int:pk>", methods=["GET"])
     @protect()

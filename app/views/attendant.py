@@ -47,6 +47,10 @@ QUEUE = TicketList(QUEUE_TABS, (Ticket.assignee_id.is_not(None), priority_rank()
                                 Ticket.opened_at.asc(), Ticket.id.asc()),
                    where=Ticket.department_id.in_(bindparam("departments", expanding=True)))
 MINE = TicketList(MINE_TABS, _mine_order, where=Ticket.assignee_id == bindparam("me"))
+QUEUE_FILTERS = ("search", "status", "department", "service", "priority", "requester",
+                 "assignee", "opened_from", "opened_to")
+MINE_FILTERS = ("search", "status", "department", "service", "priority", "requester",
+                "opened_from", "opened_to")
 
 
 class AttendantView(BaseView):
@@ -64,7 +68,8 @@ class AttendantView(BaseView):
                      "depois os mais urgentes e os mais antigos.",
             columns=("requester", "assignee", "sla", "assume"),
             empty="Nenhum chamado nesta situação. Bom trabalho!",
-            extra={"availability": bool(g.user.available)}))
+            extra={"availability": bool(g.user.available)},
+            offered=QUEUE_FILTERS, departments=departments))
 
     @expose("/disponibilidade", methods=["POST"])
     @has_access
@@ -86,4 +91,4 @@ class AttendantView(BaseView):
             subtitle="Chamados que você assumiu: os em andamento dos mais urgentes aos de "
                      "prazo mais curto.",
             columns=("requester", "sla"),
-            empty="Nenhum chamado seu nesta situação."))
+            empty="Nenhum chamado seu nesta situação.", offered=MINE_FILTERS))

@@ -64,7 +64,9 @@ def waiting_on_me(requester_id: int) -> list[dict]:
 
 
 MINE = TicketList(ALL_TABS, (Ticket.opened_at.desc(), Ticket.id.desc()),
-                  where=Ticket.requester_id == bindparam("me"))
+                  where=Ticket.requester_id == bindparam("me"), public_only=True)
+FILTERS = ("search", "status", "department", "service", "priority", "opened_from",
+           "opened_to")
 
 
 class RequesterView(BaseView):
@@ -116,4 +118,5 @@ class RequesterView(BaseView):
             subtitle="Acompanhe seus pedidos, converse com o atendente e aprove a solução.",
             columns=("assignee", "sla", "survey"),
             empty="Você ainda não tem chamados nesta situação.",
-            extra={"new_ticket": True, "waiting": waiting_on_me(g.user.id)}))
+            extra={"new_ticket": True, "waiting": waiting_on_me(g.user.id)},
+            offered=FILTERS))

@@ -47,6 +47,8 @@ EVENT_ICONS = {  # keyed by ticket_event.type (workflow.EVENT_TYPES' past tense)
 # Managers and administrators: every ticket of the account, newest first.
 ACCOUNT_LIST_ORDER = (Ticket.opened_at.desc(), Ticket.id.desc())
 ACCOUNT_LIST = TicketList(ALL_TABS, ACCOUNT_LIST_ORDER)
+ACCOUNT_FILTERS = ("search", "status", "department", "service", "priority", "requester",
+                   "assignee", "opened_from", "opened_to")
 # Lists with the "Ir para o chamado nº" box, where a bad number sends the user back.
 LIST_ENDPOINTS = {"TicketView.list", "AttendantView.queue", "AttendantView.mine",
                   "RequesterView.mine"}
@@ -96,7 +98,7 @@ class TicketView(BaseView):
             ticket_list, endpoint="TicketView.list", title="Chamados",
             subtitle="Todos os chamados da empresa (somente leitura).",
             columns=("requester", "assignee", "sla"),
-            empty="Nenhum chamado nesta situação."))
+            empty="Nenhum chamado nesta situação.", offered=ACCOUNT_FILTERS, total=True))
 
     @expose("/ir")
     @has_access
