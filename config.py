@@ -5,6 +5,7 @@ unsafe to default in production: with ``APP_ENV=production`` a missing ``SECRET_
 ``DATABASE_URL`` stops the start-up with a clear message (checked in ``create_app``, not
 at import time, so tooling can import this module freely).
 """
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -111,7 +112,8 @@ def build_fab_roles() -> dict:
                               ["Calendário de atendimento", "menu_access"]]
     manager += calendar_read
     attendant += calendar_read
-    common = [["OpenApi", "can_get"], ["SwaggerView", "can_show"],
+    common = [["ProfileView", "can_show"], ["ProfileView", "can_edit"],  # "Meu perfil"
+              ["OpenApi", "can_get"], ["SwaggerView", "can_show"],
               ["TicketApi", "can_get"], ["TicketApi", "can_post"], ["AttachmentApi", "can_get"]]
     return {
         PROFILE_ROLES["admin"]: admin + common,
@@ -119,6 +121,21 @@ def build_fab_roles() -> dict:
         PROFILE_ROLES["attendant"]: attendant + common,
         PROFILE_ROLES["manager"]: manager + common,
     }
+
+
+# Spellings of a PostgreSQL URL that mean psycopg2, the driver in requirements.txt.
+# SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not installed,
+# and ``postgres://`` (Heroku and many hosting panels) to nothing at all.
+PSYCOPG2_SCHEMES = ("postgresql://", "postgres://")
+
+
+def database_url(uri: str) -> str:
+    """The URL SQLAlchemy is given: every documented PostgreSQL spelling on psycopg2;
+    any explicit ``postgresql+driver://`` and every other database as written."""
+    for scheme in PSYCOPG2_SCHEMES:
+        if uri.startswith(scheme):
+            return "postgresql+psycopg2://" + uri[len(scheme):]
+    return uri
 
 
 class Config:
@@ -144,10 +161,26 @@ class Config:
     AUTH_ROLE_ADMIN = PLATFORM_ROLE
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
-    AUTH_RATE_LIMITED = True
-    AUTH_RATE_LIMIT = "10 per 20 second"
+    # Throttles (app.throttle), declared on FAB's Flask-Limiter. FAB's own login limit
+    # counts every POST of the form per address, successes included, so an office
+    # behind one proxy shared ten tries: off, replaced by failure-only limits.
+    AUTH_RATE_LIMITED = False
+    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
+    LOGIN_FAILURE_LIMIT_PER_USERNAME = os.environ.get("LOGIN_FAILURE_LIMIT_PER_USERNAME",
+                                                      "100 per hour")
+    RATELIMIT_ENABLED = True  # FAB defaults its limiter to off
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_KEY_PREFIX = "gestor"
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis unreachable: count in this process's memory until it answers, never a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+
+    # Behind proxies: how many of them to believe (X-Forwarded-For/-Proto/-Host/-Port),
+    # and which Host names this site answers to (others: 400). Parsed in finalize.
+    PROXY_FIX_HOPS = os.environ.get("PROXY_FIX_HOPS", "0")
+    TRUSTED_HOSTS = os.environ.get("TRUSTED_HOSTS") or None
     FAB_PASSWORD_COMPLEXITY_ENABLED = False  # our own rule: >= 10 characters (API.md)
 
     # Language: Brazilian Portuguese only. The product's own screens are written in
@@ -164,6 +197,9 @@ class Config:
     SESSION_COOKIE_SECURE = (None if os.environ.get("SESSION_COOKIE_SECURE") is None
                              else os.environ["SESSION_COOKIE_SECURE"] == "1")
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # Tokens (app/sessions.py): each names its login's session and dies with it.
+    JWT_ACCESS_TOKEN_EXPIRES = dt.timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = dt.timedelta(days=30)
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
 
@@ -186,7 +222,8 @@ class Config:
     # Product rules
     PLAN_TRIAL_DAYS = 30
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "30 per hour")
-    API_LOGIN_RATE_LIMIT = os.environ.get("API_LOGIN_RATE_LIMIT", "10 per minute")
+    # "Esqueci minha senha": requests per address and per e-mail (app/views/password_reset.py)
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour")
 
     @classmethod
     def finalize(cls, config: dict) -> None:
@@ -203,10 +240,40 @@ class Config:
             config["SESSION_COOKIE_SECURE"] = config.get("APP_ENV") == "production"
         if not config.get("SECRET_KEY"):
             config["SECRET_KEY"] = _dev_secret_key()
-        uri = config["SQLALCHEMY_DATABASE_URI"]
-        if uri.startswith("postgres://"):  # Heroku-style URLs
-            config["SQLALCHEMY_DATABASE_URI"] = "postgresql://" + uri[len("postgres://"):]
+        uri = config["SQLALCHEMY_DATABASE_URI"] = database_url(config["SQLALCHEMY_DATABASE_URI"])
         if uri.startswith("sqlite"):
             INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
             config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
         config["MAX_CONTENT_LENGTH"] = (config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024
+        _finalize_proxies_and_hosts(config)
+        _finalize_rate_limits(config)
+
+
+def _finalize_proxies_and_hosts(config: dict) -> None:
+    hops = str(config.get("PROXY_FIX_HOPS") or "0").strip()
+    if not hops.isdigit():
+        raise RuntimeError("PROXY_FIX_HOPS deve ser um número inteiro (0 = sem proxy).")
+    config["PROXY_FIX_HOPS"] = int(hops)
+    hosts = config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    # Flask refuses any other Host (400). FAB's login `next` check accepts only the
+    # request's own host, which is then one of these.
+    config["TRUSTED_HOSTS"] = list(hosts) if hosts else None
+
+
+def _finalize_rate_limits(config: dict) -> None:
+    from limits import parse_many
+
+    for key in ("LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_LIMIT_PER_USERNAME",
+                "SIGNUP_RATE_LIMIT"):
+        try:
+            parse_many(str(config.get(key)))
+        except ValueError:
+            raise RuntimeError(f"{key} inválido: use por exemplo \"10 per 15 minutes\".")
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if uri.startswith(("redis://", "rediss://", "redis+")) \
+            and not config.get("RATELIMIT_STORAGE_OPTIONS"):
+        # Fail over to the in-memory counts in half a second, not a TCP timeout.
+        config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5,
+                                               "socket_timeout": 0.5}

@@ -1,14 +1,17 @@
 """Application factory: extensions, security, tenancy, views, REST API and the Painel."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import sys
 
 from flask import Flask, Request, current_app, g, jsonify, render_template, request
 from flask_appbuilder import AppBuilder
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.extensions import csrf, db, mail, migrate
 
@@ -53,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     Config.finalize(app.config)
+    _trust_proxies(app)
 
     # Decide the tenant scope before anything else looks at the database.
     from app import tenancy
@@ -68,15 +72,16 @@ def create_app(config: dict | None = None) -> Flask:
         _configure_sqlite(db.engine)
 
     with app.app_context():
-        from app.security import LoginThrottle
-
-        LoginThrottle(app)
         appbuilder = AppBuilder(base_template="layout.html")
         appbuilder.init_app(app, db.session)
         from app import api, views
 
         views.register(appbuilder)
         api.register(appbuilder)
+        from app import throttle
+
+        throttle.install(app, appbuilder.sm.limiter)
+        throttle.warn_if_limits_are_per_process(app.config, os.environ, sys.argv)
         from dashboards import init_dashboard
 
         init_dashboard(app, appbuilder)
@@ -92,6 +97,22 @@ def create_app(config: dict | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind PROXY_FIX_HOPS proxies, the client address, scheme, host and port are the
+    ones the outermost trusted proxy saw (X-Forwarded-*): throttles count people, not
+    the load balancer. Values a client forges beyond those hops are ignored; a forged
+    Host that gets through is refused by TRUSTED_HOSTS (Flask checks it on every
+    request)."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
+    if app.config.get("APP_ENV") == "production" and not app.config.get("TRUSTED_HOSTS"):
+        log.warning("TRUSTED_HOSTS is not set: any Host header is accepted")
 
 
 def _configure_sqlite(engine) -> None:
@@ -183,14 +204,20 @@ def _guard_request_input(app: Flask) -> None:
 
 
 def _register_platform_routes(app: Flask) -> None:
+    from app.throttle import storage_reachable
+
     @app.get("/health")
     def health():
+        """200 while the database answers. Rate limits that fell back to per-process
+        counting (Redis down) still serve, but say so: "degraded"."""
         try:
             db.session.execute(text("SELECT 1"))
-            return jsonify(status="ok")
         except DBAPIError:
             db.session.rollback()
             return jsonify(status="unavailable"), 503
+        if storage_reachable(app):
+            return jsonify(status="ok", rate_limits="ok")
+        return jsonify(status="degraded", rate_limits="unavailable")
 
 
 def _wants_json() -> bool:
@@ -278,10 +305,30 @@ def _register_error_handlers(app: Flask) -> None:
             message = f"Arquivo maior que o limite de {current_app.config['MAX_UPLOAD_MB']} MB."
         return _error_page(413, "Envio grande demais", message)
 
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        """A Host (or trusted X-Forwarded-Host) outside TRUSTED_HOSTS."""
+        return _error_page(400, "Endereço não reconhecido",
+                           "Este endereço não pertence a este site.")
+
     @app.errorhandler(429)
     def too_many(error):
-        return _error_page(429, "Muitas tentativas",
-                           "Muitas requisições. Aguarde um pouco e tente novamente.")
+        """Every limit answers in Portuguese and says when to try again."""
+        from flask_limiter.errors import RateLimitExceeded
+
+        from app.throttle import retry_after_seconds, wait_phrase
+
+        if isinstance(error, RateLimitExceeded):
+            seconds, first = retry_after_seconds(), error.description
+        else:   # a 429 of its own (a quota): its retry_after, when it has one
+            retry = getattr(error, "retry_after", None)
+            seconds = (max(1, int((retry - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+                       if isinstance(retry, dt.datetime) else int(retry or 60))
+            first = "Muitas requisições."
+        response = _error_page(429, "Muitas tentativas", f"{first} {wait_phrase(seconds)}")
+        response = current_app.make_response(response)
+        response.headers.setdefault("Retry-After", str(seconds))
+        return response
 
     @app.errorhandler(500)
     def internal(error):

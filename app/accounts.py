@@ -77,7 +77,8 @@ def signup(company, admin_name, admin_username, admin_email, admin_password):
     except ValidationError as error:
         error.field = {"username": "admin_username", "email": "admin_email"}[error.field]
         raise
-    password = validate_password(admin_password, "admin_password")
+    password = validate_password(admin_password, "admin_password", username=username,
+                                 email=email, company=company)
     now = utcnow()
     account = Account(
         name=company,
@@ -184,6 +185,13 @@ def _sector_in_account(sector_id):
     return sector
 
 
+def _company_name() -> str | None:
+    from app.tenancy import current_account
+
+    account = current_account()
+    return account.name if account else None
+
+
 def _active_flag(value):
     if not isinstance(value, bool):
         raise ValidationError("active", "Ativo deve ser verdadeiro ou falso.")
@@ -195,7 +203,8 @@ def create_member(body: dict) -> Member:
     last = clean_text(body.get("last_name"), "last_name", "Sobrenome", max_len=64)
     username = validate_username(body.get("username"))
     email = validate_email(body.get("email"))
-    password = validate_password(body.get("password"))
+    password = validate_password(body.get("password"), username=username, email=email,
+                                 company=_company_name())
     sector = _sector_in_account(body.get("sector_id"))
     roles = roles_for_profiles(current_app.appbuilder.sm, body.get("profiles", ["requester"]))
     active = _active_flag(body.get("active", True))
@@ -220,7 +229,9 @@ def update_member(member: Member, body: dict, actor: Member) -> Member:
         ensure_identity_free(db.session, username, email, exclude_id=member.id)
         member.username, member.email = username, email
     if "password" in body:
-        member.password = hash_password(validate_password(body["password"]))
+        member.password = hash_password(validate_password(
+            body["password"], username=username, email=email,
+            company=member.account.name if member.account else None))
     if "sector_id" in body:
         member.sector = _sector_in_account(body["sector_id"])
     if "profiles" in body:
@@ -267,3 +278,39 @@ def ensure_admin_remains(member: Member, actor: Member | None) -> None:
         raise ValidationError(
             "profiles", "A conta precisa de pelo menos um administrador ativo.", 400
         )
+
+
+# --- "Meu perfil": a member's own data and password ----------------------------------
+
+
+def update_own_profile(member: Member, body: dict) -> Member:
+    """Name and e-mail; the username, sector and profiles are the administrators'."""
+    first = clean_text(body.get("first_name"), "first_name", "Nome", max_len=64)
+    last = clean_text(body.get("last_name"), "last_name", "Sobrenome", max_len=64)
+    email = validate_email(body.get("email"))
+    ensure_identity_free(db.session, member.username, email, exclude_id=member.id)
+    member.first_name, member.last_name, member.email = first, last, email
+    db.session.commit()
+    return member
+
+
+def change_own_password(member: Member, current, new, confirmation, keep_session) -> None:
+    """The member's own change: asks the current password; ends every other session and
+    token of the member, keeps ``keep_session`` (app.sessions)."""
+    from werkzeug.security import check_password_hash
+
+    from app import sessions
+
+    if not isinstance(current, str) or not current or not check_password_hash(
+            member.password or "", current):
+        raise ValidationError("current_password", "A senha atual não confere.")
+    if new != confirmation:
+        raise ValidationError("confirm_password",
+                              "A confirmação não é igual à nova senha: digite-a de novo.")
+    validate_password(new, "new_password", username=member.username, email=member.email,
+                      company=member.account.name if member.account else None)
+    if new == current:
+        raise ValidationError("new_password", "A nova senha deve ser diferente da atual.")
+    member.password = hash_password(new)
+    sessions.keep_current(member, keep_session)
+    db.session.commit()

@@ -22,21 +22,31 @@ def register(app) -> None:
 
 
 @click.command("setup")
-@click.option("--demo/--no-demo", default=True, help="Seed the demo account when empty.")
+@click.option("--demo/--no-demo", default=None,
+              help="Seed the demo account when empty (default: yes, except under "
+                   "APP_ENV=production).")
 @with_appcontext
-def setup(demo: bool) -> None:
-    """Upgrade the schema, write roles and permissions, seed the demo if empty."""
+def setup(demo: bool | None) -> None:
+    """Upgrade the schema, write roles and permissions, seed the demo if empty.
+
+    Safe to run on every host of a deploy at once: on PostgreSQL the hosts take turns
+    under one advisory lock, and the later ones find nothing left to do."""
+    from app.deploy import setup_lock
+    from app.extensions import db
     from app.security import sync_roles_and_permissions
 
-    upgrade()
-    sync_roles_and_permissions(current_app.appbuilder)
-    click.echo("Esquema e permissões atualizados.")
-    if demo:
-        from app.demo import seed_demo_if_empty
+    if demo is None:
+        demo = current_app.config.get("APP_ENV") != "production"
+    with setup_lock(db.engine):
+        upgrade()
+        sync_roles_and_permissions(current_app.appbuilder)
+        click.echo("Esquema e permissões atualizados.")
+        if demo:
+            from app.demo import seed_demo_if_empty
 
-        created = seed_demo_if_empty()
-        if created:
-            click.echo(created)
+            created = seed_demo_if_empty()
+            if created:
+                click.echo(created)
 
 
 @click.command("seed-demo")

@@ -154,6 +154,8 @@ class Member(User):
     available = Column(Boolean, nullable=False, default=True, server_default=true())
     sector = relationship("Sector", foreign_keys=[sector_id])
     account = relationship("Account", foreign_keys=[account_id])
+    # JSON {session id: expiry (epoch seconds)} of the member's sessions (app/sessions.py).
+    live_sessions = Column(Text)
 
     @property
     def full_name(self) -> str:

@@ -1,7 +1,7 @@
 """Full-text search over tickets: what a person typed -> a condition on Ticket.
 
 Both backends search the same documents per ticket, kept current by the database in
-the same transaction as the write (migration 0006):
+the same transaction as the write (migration 0007):
 
 * the ticket's own text (subject and description);
 * its public messages;
@@ -53,7 +53,7 @@ PG_STAFF_DOCUMENT = "ticket.search_vector || ticket.messages_vector || ticket.no
 PG_PUBLIC_DOCUMENT = "ticket.search_vector || ticket.messages_vector"
 SQLITE_PUBLIC_COLUMNS = "{content_text messages}"
 
-# What migration 0006 adds that the models do not declare (the schema-drift test skips
+# What migration 0007 adds that the models do not declare (the schema-drift test skips
 # them): PostgreSQL columns and index, SQLite's FTS5 table and its shadow tables.
 SCHEMA_COLUMNS = {("ticket", "search_vector"), ("ticket", "messages_vector"),
                   ("ticket", "notes_vector"), ("ticket_message", "search_vector")}

@@ -1,4 +1,4 @@
-"""Users with an account and a sector; profiles as FAB roles; login throttling.
+"""Users with an account and a sector; profiles as FAB roles (throttles: app.throttle).
 
 Profiles (Administrador, Solicitante, Atendente, Gestor) are FAB roles declared in
 ``config.FAB_ROLES``; a member may hold several. The platform operator is FAB's Admin,
@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, or_, select
 
+from app import sessions
+from app.api.security import SessionSecurityApi
 from app.models import Member
+from app.views.login import LoginView
 from config import PROFILE_ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;:\\]+@[^@\s<>\"',;:\\]+\.[^@\s<>\"',;:\\]+$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
-MIN_PASSWORD = 10
 
 
 class AccountSecurityManager(SecurityManager):
     user_model = Member
+    authdbview = LoginView          # "Entrar", one answer for every failure
+    security_api = SessionSecurityApi   # tokens that name their session
 
     def __init__(self, appbuilder):
         self._builtin_answers: dict = {}
@@ -36,10 +38,37 @@ class AccountSecurityManager(SecurityManager):
         the same query instead of three more round trips."""
         from sqlalchemy.orm import joinedload
 
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
         return self.session.scalars(
             select(Member).options(joinedload(Member.roles), joinedload(Member.groups),
                                    joinedload(Member.account))
-            .where(Member.id == int(pk))).unique().one_or_none()
+            .where(Member.id == pk)).unique().one_or_none()
+
+    # Sessions that end (app/sessions.py): both loaders accept a user only while the
+    # session named by the cookie or by the token is live. FAB's own load_user_jwt
+    # went through load_user, which now reads the cookie, so it is replaced whole.
+
+    def load_user(self, pk):
+        user = self.get_user_by_id(pk)
+        if user and user.is_active and sessions.is_live(user, sessions.cookie_session_id()):
+            return user
+        return None
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        try:
+            user = self.get_user_by_id(jwt_data["sub"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if user and user.is_active and sessions.is_live(user, jwt_data.get(sessions.CLAIM)):
+            g.user = user
+            return user
+        return None
+
+    def on_user_logout(self, user) -> None:
+        sessions.end_cookie_session(user)
 
     def _has_access_builtin_roles(self, role, permission_name, view_name) -> bool:
         """FAB matches every permission of a built-in role as regular expressions on
@@ -103,13 +132,14 @@ def validate_username(value) -> str:
     return value
 
 
-def validate_password(value, field: str = "password") -> str:
-    if not isinstance(value, str) or "\x00" in value:
-        raise ValidationError(field, "Senha inválida.")
-    if len(value) < MIN_PASSWORD:
-        raise ValidationError(field, f"A senha deve ter pelo menos {MIN_PASSWORD} caracteres.")
-    if len(value) > 256:
-        raise ValidationError(field, "A senha deve ter no máximo 256 caracteres.")
+def validate_password(value, field: str = "password", *, username=None, email=None,
+                      company=None) -> str:
+    """The rule of app.passwords, as a ValidationError naming ``field``."""
+    from app.passwords import problem
+
+    message = problem(value, username=username, email=email, company=company)
+    if message:
+        raise ValidationError(field, message)
     return value
 
 
@@ -153,80 +183,18 @@ def roles_for_profiles(sm, codes) -> list:
     return roles
 
 
-# --- login throttling -------------------------------------------------------------
-
-
-class LoginThrottle:
-    """Counts *failed* logins per username and per address (FAB's own limiter counts
-    every POST of the form and nothing of the API). A blocked caller gets 429 before
-    the password is even checked; a success never counts."""
-
-    def __init__(self, app):
-        self.storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        self.limit = parse(app.config.get("LOGIN_FAILURE_LIMIT", "10 per 5 minutes"))
-        app.extensions["login_throttle"] = self
-        app.before_request(self._before)
-        app.after_request(self._after)
-
-    @staticmethod
-    def _attempt():
-        """(kind, username) when this request is a login attempt, else None."""
-        if request.method != "POST":
-            return None
-        if request.path == "/api/v1/security/login":
-            body = request.get_json(silent=True)
-            username = body.get("username") if isinstance(body, dict) else None
-            return "api", username if isinstance(username, str) else ""
-        if request.path.rstrip("/") == "/login":
-            return "form", request.form.get("username", "")
-        return None
-
-    def _keys(self, username: str):
-        addr = request.remote_addr or "?"
-        return [f"login:addr:{addr}", f"login:user:{username.strip().lower()[:64]}"]
-
-    def _before(self):
-        attempt = self._attempt()
-        if attempt is None:
-            return None
-        kind, username = attempt
-        if kind == "api":
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict) or not all(
-                isinstance(body.get(k), str) and body.get(k) for k in ("username", "password")
-            ) or body.get("provider") not in ("db",):
-                return jsonify(message="Informe username, password e provider \"db\"."), 400
-        if any(not self.limiter.test(self.limit, key) for key in self._keys(username)):
-            message = "Muitas tentativas de login. Aguarde alguns minutos e tente novamente."
-            if kind == "api":
-                return jsonify(message=message), 429
-            return current_app.response_class(message, status=429, mimetype="text/plain")
-        return None
-
-    def _after(self, response):
-        attempt = self._attempt()
-        if attempt is None or response.status_code == 429:
-            return response
-        kind, username = attempt
-        failed = (
-            response.status_code == 401 if kind == "api"
-            else response.status_code in (301, 302, 303)
-            and "/login" in (response.headers.get("Location") or "")
-        )
-        if failed:
-            for key in self._keys(username):
-                self.limiter.hit(self.limit, key)
-        return response
-
-
 def sync_roles_and_permissions(appbuilder) -> None:
-    """After migrations: every view's permissions, the profile roles of FAB_ROLES, Admin
-    and Public. Idempotent; `flask setup` and the test fixtures call it."""
+    """After migrations: the roles (Admin, Public, the profiles of FAB_ROLES), then every
+    view's permissions. Converges in one run; `flask setup` and the test fixtures call it.
+
+    The roles come first because FAB grants each new view permission to Admin as it
+    writes it: with no Admin yet, its ``add_permission_role(None, ...)`` raised on the
+    first permission of every view (logged, swallowed), so a first run wrote one
+    permission per view and every later run added the rest (123 links on this app)."""
     from flask_appbuilder.security.manager import BaseSecurityManager
 
-    appbuilder.add_permissions(update_perms=True)
     BaseSecurityManager.create_db(appbuilder.sm)
+    appbuilder.add_permissions(update_perms=True)
 
 
 def install_jwt_messages(jwt_manager) -> None:
@@ -242,7 +210,8 @@ def install_jwt_messages(jwt_manager) -> None:
         lambda header, data: (jsonify(message="Sessão expirada: faça login novamente."), 401)
     )
     jwt_manager.user_lookup_error_loader(
-        lambda header, data: (jsonify(message="Usuário inativo ou inexistente."), 401)
+        lambda header, data: (jsonify(message="Sessão encerrada ou usuário inativo: faça "
+                                              "login novamente."), 401)
     )
     jwt_manager.revoked_token_loader(
         lambda header, data: (jsonify(message="Token revogado."), 401)
@@ -250,6 +219,12 @@ def install_jwt_messages(jwt_manager) -> None:
 
 
 def rate_limited(limit: str, key: str) -> bool:
-    """Count one hit of ``key`` under ``limit`` (e.g. "30 per hour"); True when over."""
-    throttle = current_app.extensions["login_throttle"]
-    return not throttle.limiter.hit(parse(limit), key)
+    """Count one hit of ``key`` under ``limit`` (e.g. "30 per hour") on the same
+    Flask-Limiter storage as the declared throttles (app.throttle); True when over.
+    For counts no route limit can express; an unreachable storage lets it through."""
+    limiter = current_app.extensions["login_throttle"]
+    try:
+        return not limiter.limiter.hit(parse(limit), key)
+    except Exception:   # noqa: BLE001 - a storage outage must not become a 500
+        current_app.logger.warning("rate-limit storage unreachable: %s not counted", key)
+        return False

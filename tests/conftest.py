@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.pgserver import PostgresServer  # noqa: E402
+from tests.redisserver import RedisServer  # noqa: E402
 
 PASSWORD = "senha-de-teste-123"
 KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
@@ -37,6 +38,14 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def pg_server():
     server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """Debian's redis-server on loopback, started once for the run if a test asks."""
+    server = RedisServer().start()
     yield server
     server.stop()
 
@@ -178,6 +187,20 @@ def other_world(app, world):
     return build_world(app, "beta")
 
 
+def token_for(app, user_id: int, refresh: bool = False):
+    """An access token (or {"access_token", "refresh_token"} with ``refresh``) of a new
+    API session of the member, as POST /api/v1/security/login would give."""
+    from app import sessions
+    from app.extensions import db
+    from app.models import Member
+
+    with app.app_context():
+        member = db.session.get(Member, user_id)
+        tokens = sessions.issue_tokens(member, refresh=refresh)
+        db.session.remove()
+    return tokens if refresh else tokens["access_token"]
+
+
 class ApiClient:
     """A test client that speaks JSON with a bearer token of one member."""
 
@@ -186,10 +209,7 @@ class ApiClient:
         self.client = app.test_client()
         self.token = None
         if user_id is not None:
-            from flask_jwt_extended import create_access_token
-
-            with app.app_context():
-                self.token = create_access_token(identity=str(user_id), fresh=True)
+            self.token = token_for(app, user_id)
 
     def _headers(self, headers=None):
         result = dict(headers or {})

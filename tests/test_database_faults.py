@@ -3,7 +3,7 @@ answer 503 with a Portuguese message and no stack trace, nothing is half-written
 the first requests after the restart succeed (pool_pre_ping)."""
 import pytest
 
-from tests.conftest import PASSWORD, build_world
+from tests.conftest import PASSWORD, build_world, token_for
 from tests.conftest import test_config as config_for
 from tests.pgserver import PostgresServer
 
@@ -16,7 +16,6 @@ def own_postgres(tmp_path):
 
 
 def test_database_restart_gives_503_then_recovers(own_postgres, tmp_path):
-    from flask_jwt_extended import create_access_token
     from flask_migrate import upgrade
 
     from app import create_app
@@ -30,8 +29,7 @@ def test_database_restart_gives_503_then_recovers(own_postgres, tmp_path):
         upgrade()
         sync_roles_and_permissions(app.appbuilder)
     world = build_world(app, "falha")
-    with app.app_context():
-        token = create_access_token(identity=str(world.users["requester"]))
+    token = token_for(app, world.users["requester"])
     headers = {"Authorization": f"Bearer {token}"}
     client = app.test_client()
     body = {"department_id": world.departments["TI"], "service_id": world.services["Acesso"],

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Attachment, Ticket
 from app.tenancy import UNSCOPED, account_scope
+from tests.conftest import token_for
 from tests.pgserver import free_port
 
 MB = 1024 * 1024
@@ -67,11 +68,6 @@ def _serve(app, url: str, limit: int):
             time.sleep(0.2)
 
 
-def token_for(app, user_id) -> str:
-    from flask_jwt_extended import create_access_token
-
-    with app.app_context():
-        return create_access_token(identity=str(user_id), fresh=True)
 
 
 def post_ticket(base, token, world, content: bytes):

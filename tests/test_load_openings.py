@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.models import Attachment, Ticket
 from app.tenancy import UNSCOPED, account_scope
+from tests.conftest import token_for
 
 OPENINGS = 200
 
@@ -29,11 +30,8 @@ def _multipart(fields: dict, content: bytes) -> tuple[bytes, str]:
 
 
 def test_hundreds_of_openings_at_once_lose_nothing(app, world, live_server):
-    from flask_jwt_extended import create_access_token
-
+    tokens = [token_for(app, world.users[key]) for key in ("requester", "requester2")]
     with app.app_context():
-        tokens = [create_access_token(identity=str(world.users[key]), fresh=True)
-                  for key in ("requester", "requester2")]
         engine = db.engine
     postgres = engine.dialect.name == "postgresql"
     barrier = threading.Barrier(OPENINGS)

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.search import is_schema_drift_exempt  # migration 0006's search objects
+from app.search import is_schema_drift_exempt  # migration 0007's search objects
 
 # Indexes that only the migrations declare (PostgreSQL covering indexes and two that the
 # Painel's queries use through their columns): not drift.

@@ -9,9 +9,8 @@ ordering arguments, NUL in FAB's search filters and forms, Dash's asset route.""
 import re
 
 import pytest
-from flask_jwt_extended import create_access_token
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, token_for
 from tests.helpers import make_ticket
 
 PROFILES = ["alfa_admin", "alfa_manager", "alfa_attendant", "alfa_requester"]
@@ -39,9 +38,8 @@ def _user_id(app, username):
     with app.app_context():
         user_id = db.session.scalar(select(Member.id).where(Member.username == username)
                                     .execution_options(skip_tenancy=True))
-        token = create_access_token(identity=str(user_id), fresh=True)
         db.session.remove()
-    return token
+    return token_for(app, user_id)
 
 
 @pytest.mark.parametrize("username", PROFILES)

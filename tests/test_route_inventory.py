@@ -13,6 +13,8 @@ PUBLIC = {  # path pattern -> why it is public
     r"/login/": "login form",
     r"/logout/": "logs out (nothing to protect)",
     r"/cadastro/": "company sign-up",
+    r"/senha/esqueci": "asks for a password link (same answer for any e-mail, limited)",
+    r"/senha/nova/<string:token>": "chooses a new password with a signed one-hour token",
     r"/back": "FAB's back-redirect helper",
     r"/lang/<string:locale>": "language switch",
     r"/static/<path:filename>": "static files",

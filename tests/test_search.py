@@ -1,4 +1,4 @@
-"""Full-text search (app.search, migration 0006) and the lists' search box and filters,
+"""Full-text search (app.search, migration 0007) and the lists' search box and filters,
 on SQLite (FTS5 + Snowball in Python) and PostgreSQL (portuguese + unaccent)."""
 from __future__ import annotations
 
@@ -368,7 +368,7 @@ def test_every_filter_control_has_a_label(app, web, world):
 
 
 def test_the_search_schema_is_what_the_drift_test_exempts(app):
-    """Migration 0006 adds objects the models do not declare; app.search names them
+    """Migration 0007 adds objects the models do not declare; app.search names them
     for the schema-drift test (tests/test_migrations.py), and exactly those."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

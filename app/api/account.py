@@ -1,14 +1,14 @@
 """The account, its plan, and the public sign-up (shared/API.md)."""
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g
 from flask_appbuilder.api import expose
 from flask_appbuilder.security.decorators import protect
 
 from app import accounts
 from app.api.base import ApiBase, iso
 from app.models import Account
-from app.security import ValidationError, rate_limited
+from app.security import ValidationError
 from app.tenancy import current_account
 
 
@@ -71,16 +71,13 @@ class AccountApi(ApiBase):
 
 
 class SignupApi(ApiBase):
-    """Public: creates an account (30-day plan) and its first administrator."""
+    """Public: creates an account (30-day plan) and its first administrator (rate
+    limited per address: app.throttle)."""
 
     resource_name = "signup"
 
     @expose("", methods=["POST"])
     def signup(self):
-        if rate_limited(current_app.config["SIGNUP_RATE_LIMIT"],
-                        f"signup:{request.remote_addr}"):
-            return self.response(429, message="Muitos cadastros deste endereço. "
-                                              "Tente novamente mais tarde.")
         try:
             body = self.json_body()
             account, user = accounts.signup(

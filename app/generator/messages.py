@@ -5,7 +5,7 @@ searches read realistic documents: requester and attendant turns, about one mess
 seven an internal note, a few common words everywhere and one rare word (``RARE_WORD``)
 in a handful of messages. Rows go in by COPY on PostgreSQL (executemany elsewhere); the
 search documents that the ``ticket_message`` trigger keeps per ticket are then computed
-in one statement instead of a trigger call per row (migration 0006). Writes no outbox
+in one statement instead of a trigger call per row (migration 0007). Writes no outbox
 row: generated data never sends mail.
 """
 from __future__ import annotations

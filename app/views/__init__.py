@@ -39,6 +39,12 @@ def register(appbuilder) -> None:
                         label=_l("Calendário de atendimento"), icon="fa-calendar",
                         category="Conta")
     appbuilder.add_view_no_menu(SignupView)
+    from app.views.profile import ProfileView
+
+    appbuilder.add_view_no_menu(ProfileView)   # the user menu's "Meu perfil"
+    from app.views.password_reset import PasswordResetView
+
+    appbuilder.add_view_no_menu(PasswordResetView)   # public: "Esqueci minha senha"
     install_context(appbuilder)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import accounts
 from app.extensions import db
 from app.models import PlanRenewal
-from app.security import ValidationError, rate_limited
+from app.security import ValidationError
 from app.tenancy import current_account
 
 
@@ -83,7 +83,8 @@ class AccountView(BaseView):
 
 
 class SignupView(BaseView):
-    """Public page: "Criar conta". No permission: anyone may sign up (rate limited)."""
+    """Public page: "Criar conta". No permission: anyone may sign up (each POST counts
+    towards SIGNUP_RATE_LIMIT per address: app.throttle)."""
 
     route_base = "/cadastro"
     default_view = "form"
@@ -93,10 +94,6 @@ class SignupView(BaseView):
         values = {k: request.form.get(k, "") for k in
                   ("company", "admin_name", "admin_username", "admin_email")}
         if request.method == "POST":
-            if rate_limited(current_app.config["SIGNUP_RATE_LIMIT"],
-                            f"signup:{request.remote_addr}"):
-                flash("Muitos cadastros deste endereço. Tente novamente mais tarde.", "danger")
-                return self.render_template("account/signup.html", values=values), 429
             try:
                 accounts.signup(values["company"], values["admin_name"],
                                 values["admin_username"], values["admin_email"],

@@ -28,6 +28,7 @@ from app.security import (
     validate_password,
     validate_username,
 )
+from app.tenancy import current_account
 from config import PROFILE_ROLES
 
 
@@ -155,7 +156,10 @@ class MemberView(AccountModelView):
                 raise ValidationError("roles", "Perfil não permitido.")
             password = g.pop("member_new_password", None)
             if creating or password:
-                item.password = accounts.hash_password(validate_password(password or ""))
+                account = current_account()
+                item.password = accounts.hash_password(validate_password(
+                    password or "", username=item.username, email=item.email,
+                    company=account.name if account else None))
             if not creating:
                 accounts.ensure_admin_remains(item, g.user)
         except ValidationError as error:

@@ -20,13 +20,13 @@ that re-creates ``ticket`` or ``ticket_message`` on SQLite drops their triggers:
 create them again (``_sqlite_triggers`` below).
 
 Revision ID: af6a7b8c9d04
-Revises: 9e5f6a7b8c93
+Revises: b17c8d9e0f26
 Create Date: 2026-12-01 12:00:00
 """
 from alembic import op
 
 revision = "af6a7b8c9d04"
-down_revision = "9e5f6a7b8c93"
+down_revision = "b17c8d9e0f26"
 branch_labels = None
 depends_on = None
 
