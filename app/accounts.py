@@ -192,6 +192,12 @@ def _company_name() -> str | None:
     return account.name if account else None
 
 
+def _available_flag(value):
+    if not isinstance(value, bool):
+        raise ValidationError("available", "available deve ser true ou false.")
+    return value
+
+
 def _active_flag(value):
     if not isinstance(value, bool):
         raise ValidationError("active", "Ativo deve ser verdadeiro ou falso.")
@@ -239,9 +245,7 @@ def update_member(member: Member, body: dict, actor: Member) -> Member:
     if "active" in body:
         member.active = _active_flag(body["active"])
     if "available" in body:
-        if not isinstance(body["available"], bool):
-            raise ValidationError("available", "available deve ser true ou false.")
-        member.available = body["available"]
+        member.available = _available_flag(body["available"])
     ensure_admin_remains(member, actor)
     if not member.has_profile("attendant"):
         for department in db.session.scalars(
@@ -259,9 +263,7 @@ def set_own_availability(member: Member, body: dict, actor: Member) -> Member:
     if set(body) != {"available"}:
         raise ValidationError("available", "Você só pode alterar a sua disponibilidade: "
                                            "envie apenas {\"available\": true ou false}.", 403)
-    if not isinstance(body["available"], bool):
-        raise ValidationError("available", "available deve ser true ou false.")
-    member.available = body["available"]
+    member.available = _available_flag(body["available"])
     db.session.commit()
     return member
 

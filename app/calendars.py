@@ -69,9 +69,3 @@ def working_hours(start: dt.datetime | None, end: dt.datetime | None,
     if start is None or end is None:
         return None
     return business_hours.between(as_utc(start), as_utc(end), calendar).total_seconds() / 3600
-
-
-def services_on_business_clock(account_id: int) -> int:
-    return len(db.session.scalars(
-        select(Service.id).where(Service.account_id == account_id,
-                                 Service.sla_clock == "business").limit(1)).all())

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from app import calendars
 from app.extensions import db
 from app.models import (
     ASSIGNMENTS,
@@ -153,7 +154,6 @@ def check_sla_clock(value, field: str = "sla_clock") -> str:
         raise ValidationError(field, "Relógio do SLA inválido: use 24x7 (horas corridas) ou "
                                      "business (horas úteis).")
     if value == "business":
-        from app import calendars
         from app.tenancy import current_account_id
 
         if not calendars.calendar_for(current_account_id()).has_working_hours():

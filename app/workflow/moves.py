@@ -56,6 +56,9 @@ from app.workflow.visibility import is_department_attendant
 MAX_DESCRIPTION = 20_000
 MAX_NOTE = 5_000
 MAX_SUBJECT = 200
+# Moves that store a working-hours duration or recompute a due time (and any move out
+# of "waiting", which measures the pause).
+CLOCKED_ACTIONS = ("assume", "start", "conclude", "approve", "transfer")
 SUBJECT_FROM_DESCRIPTION = 120
 
 
@@ -221,7 +224,9 @@ def apply(ticket: Ticket, action: str, actor: Member | None, *, note=None,
         raise Forbidden("Apenas o atendente responsável pelo chamado pode fazer isso.")
 
     now = _utc(now)
-    calendar = calendars.calendar_for(ticket.account_id)
+    # The calendar (one query) only for the moves that measure working time.
+    calendar = (calendars.calendar_for(ticket.account_id)
+                if action in CLOCKED_ACTIONS or ticket.status == "waiting" else None)
     values = {"status": transition.target or ticket.status, "version": Ticket.version + 1,
               "updated_at": now}
     paused = None
