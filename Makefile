@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
+# One pytest-xdist worker per core: each worker starts its own PostgreSQL, Redis, SMTP
+# sink and chromium on free loopback ports, so workers never share a server.
+TEST_WORKERS ?= auto
 export FLASK_APP := run
 
 .PHONY: run test install setup bench clean
@@ -21,7 +24,7 @@ run: setup
 	PORT=$(PORT) $(PY) -m app.serve
 
 test: install
-	$(PY) -m pytest -p no:dash -q $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:dash -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
