@@ -404,7 +404,7 @@ def download_response(upload_folder: str, stored, storage=None) -> flask.Respons
     against the allow-list so a bad database value degrades to octet-stream. From object
     storage the app streams the object in 64 KB chunks (never whole in memory, never a
     public or presigned URL: the caller has already checked the ticket)."""
-    path = stored_path(upload_folder, stored.stored_name)
+    stored_path(upload_folder, stored.stored_name)     # refuses names we did not generate
     target = storage or storage_backends.for_folder(upload_folder)
     mimetype = stored.content_type or ""
     if mimetype.split(";")[0].strip() not in ALLOWED_CONTENT_TYPES:

@@ -14,6 +14,7 @@ a key that does not exist is ``FileNotFoundError``. Messages never carry credent
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ EXTENSION = "attachment_storage"
 # Attachment keys are secrets.token_hex(16) (app.attachments); probe objects carry a
 # prefix no attachment can have, so nothing that lists attachments ever sees them.
 KEY_RE = re.compile(r"(\.probe-)?[0-9a-f]{32}")
+ATTACHMENT_KEY_RE = re.compile(r"[0-9a-f]{32}")
 TEMP_PREFIX = ".upload-"   # the same as app.attachments: leftovers never look like a key
 UNAVAILABLE = ("O armazenamento de arquivos está indisponível no momento. Tente novamente "
                "em instantes.")
@@ -55,6 +57,10 @@ class StorageUnavailable(HTTPException):
 
     code = 503
     description = UNAVAILABLE
+
+
+def _utc_timestamp(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
 def check_key(key) -> str:
@@ -151,6 +157,26 @@ class LocalStorage:
             os.unlink(self.path(key))
         except FileNotFoundError:
             pass
+
+    def keys(self):
+        """(key, modified at, UTC) of every stored file; temp and probe files excluded."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if ATTACHMENT_KEY_RE.fullmatch(entry.name) and entry.is_file():
+                yield entry.name, _utc_timestamp(entry.stat().st_mtime)
+
+    def temp_files(self):
+        """(path, modified at) of upload temp files left by a crash."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX) and entry.is_file():
+                yield entry.path, _utc_timestamp(entry.stat().st_mtime)
 
     def probe(self) -> tuple[bool, str]:
         key = ".probe-" + secrets.token_hex(16)
@@ -296,6 +322,21 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=self._key(key))
 
+    def keys(self):
+        """(key, modified at) of every attachment object under the prefix."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix):]
+                    if ATTACHMENT_KEY_RE.fullmatch(key):
+                        yield key, item["LastModified"]
+        except (BotoCoreError, ClientError) as error:
+            raise StorageError(_reason(error)[0]) from error
+
     def probe(self) -> tuple[bool, str]:
         key = ".probe-" + secrets.token_hex(16)
         data = key.encode()
@@ -371,6 +412,9 @@ def init_app(app) -> None:
         if value <= 0:
             raise RuntimeError(f"{name} deve ser maior que zero.")
         app.config[name] = int(value) if name == "S3_MAX_ATTEMPTS" else value
+    style = app.config.get("S3_ADDRESSING_STYLE")
+    if style and style not in ("path", "virtual", "auto"):
+        raise RuntimeError("S3_ADDRESSING_STYLE inválido: use path, virtual ou auto.")
     app.extensions[EXTENSION] = build(app.config)
 
     @app.errorhandler(StorageUnavailable)

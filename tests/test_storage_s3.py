@@ -382,3 +382,40 @@ def test_migrate_refuses_a_copy_onto_itself_and_reports_an_unreachable_storage(h
                            app.config["UPLOAD_FOLDER"])
     assert code == 1
     assert "com erro: 1." in output and "EndpointConnectionError" in output
+
+
+# ------------------------------------------------------------------ check
+
+
+def test_check_finds_rows_without_files_and_deletes_only_old_orphans(two, hosts, world):
+    import datetime as dt
+
+    from app import storage
+    from app.storage_cli import attachment_files, check
+
+    a, _ = two
+    for i in range(2):
+        post_ticket(a, world.users["requester"], csv_bytes(700, str(i)), f"{i}.csv", world)
+    kept, lost = [r[2] for r in rows(a)]
+    hosts.client.delete_object(Bucket=hosts.bucket, Key=lost)
+    orphan = "f" * 32                       # put, then its commit and cleanup both failed
+    hosts.client.put_object(Bucket=hosts.bucket, Key=orphan, Body=b"x")
+    stale = os.path.join(a.config["UPLOAD_FOLDER"], ".upload-crash.part")
+    with open(stale, "wb") as out:
+        out.write(b"half an upload")
+
+    result = a.test_cli_runner().invoke(args=["storage", "check", "--delete-orphans"])
+    assert result.exit_code == 1, result.output
+    assert f"Registro sem arquivo (ou com outro tamanho): {lost}" in result.output
+    assert "arquivos sem registro: 0 (apagados: 0)" in result.output     # too recent
+    assert keys(hosts.client, hosts.bucket) == sorted([kept, orphan])
+    assert os.path.exists(stale)
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    with a.app_context():
+        report = check(storage.current(), attachment_files(), older_than=dt.timedelta(hours=1),
+                       delete=True, spool=a.config["UPLOAD_FOLDER"], now=later)
+    assert (report.rows, report.without_file, report.orphans, report.deleted,
+            report.temp_files) == (2, 1, 1, 1, 1)
+    assert keys(hosts.client, hosts.bucket) == [kept]
+    assert listing(a.config["UPLOAD_FOLDER"]) == []
