@@ -226,6 +226,18 @@ def _missing(error: Exception) -> bool:
                                                                     "NotFound"))
 
 
+_CLIENT_LOCK = threading.Lock()   # boto3 sessions are not thread-safe; clients are
+_SESSION = []
+
+
+def _boto_session(boto3):
+    """One boto3 session for the process: it holds no connection (clients do), and it
+    reads the service model once for every client made from it."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
 class S3Storage:
     """Objects ``<S3_PREFIX><key>`` in one bucket, through boto3. The bucket stays
     private: every download goes through the app's ticket checks and is streamed by the
@@ -250,8 +262,7 @@ class S3Storage:
                              if access_key_id else {})
         self.addressing_style = addressing_style or ("path" if endpoint_url else "auto")
         self.timeouts = (float(connect_timeout), float(read_timeout), int(max_attempts))
-        self._client = None
-        self._lock = threading.Lock()
+        self._client = self._client_pid = None
 
     def describe(self) -> str:
         where = self.endpoint_url or "AWS"
@@ -259,11 +270,13 @@ class S3Storage:
 
     @property
     def client(self):
-        """One boto3 client per storage, made on first use (clients are thread-safe;
-        making one takes ~50 ms, and a process forked later makes its own)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
+        """One boto3 client per storage and process, made on first use (clients are
+        thread-safe; a forked child makes its own). Clients come from one boto3 session,
+        so the service model is read from disk once (a new session takes ~0.5 s to make
+        its first client; a client of a warm session, milliseconds)."""
+        if self._client is None or self._client_pid != os.getpid():
+            with _CLIENT_LOCK:
+                if self._client is None or self._client_pid != os.getpid():
                     import boto3
                     from botocore.config import Config as BotoConfig
 
@@ -277,9 +290,10 @@ class S3Storage:
                         # servers. Sizes are checked by Content-Length.
                         request_checksum_calculation="when_required",
                         response_checksum_validation="when_required")
-                    self._client = boto3.session.Session().client(
+                    self._client = _boto_session(boto3).client(
                         "s3", endpoint_url=self.endpoint_url, region_name=self.region,
                         config=config, **self._credentials)
+                    self._client_pid = os.getpid()   # a forked child never shares sockets
         return self._client
 
     def _key(self, key: str) -> str:

@@ -175,6 +175,15 @@ def storage_group() -> None:
     """Armazenamento dos anexos (pasta local ou S3)."""
 
 
+def _backend(kind: str, folder: str | None):
+    """The app's own backend when it is the one asked for (its client is warm)."""
+    mine = backends.current()
+    if mine.kind == kind and (kind == "s3" or folder is None
+                              or os.path.abspath(folder) == mine.folder):
+        return mine
+    return backends.build(current_app.config, kind, folder)
+
+
 @storage_group.command("migrate")
 @click.option("--from", "source_kind", type=click.Choice(backends.KINDS), required=True,
               help="De onde copiar.")
@@ -188,8 +197,8 @@ def migrate_command(source_kind: str, destination_kind: str, folder: str | None)
     if source_kind == destination_kind:
         raise click.UsageError("--from e --to devem ser armazenamentos diferentes.")
     try:
-        source = backends.build(current_app.config, source_kind, folder)
-        destination = backends.build(current_app.config, destination_kind, folder)
+        source, destination = (_backend(kind, folder)
+                               for kind in (source_kind, destination_kind))
     except RuntimeError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"De {source.describe()} para {destination.describe()}.")
