@@ -212,6 +212,34 @@ def test_a_download_is_streamed_in_chunks_not_loaded_whole(two, world):
     assert peak < 2 * 1024 * 1024, f"peak {peak} bytes while streaming a 6 MB file"
 
 
+def test_over_real_http_both_hosts_serve_the_same_bytes(two, world):
+    """The WSGI path a server takes (a streamed body closed at the end), on loopback."""
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    a, b = two
+    content = csv_bytes(300 * 1024, "http")
+    response = post_ticket(a, world.users["requester"], content, "http.csv", world)
+    attachment_id = response.json["result"]["attachments"][0]["id"]
+    for host in (a, b):
+        server = make_server("127.0.0.1", 0, host, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.server_port}/api/v1/attachment/{attachment_id}",
+                headers={"Authorization": f"Bearer {token_for(host, world.users['requester'])}"})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert answer.status == 200
+                assert answer.headers["Content-Length"] == str(len(content))
+                assert answer.read() == content
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+
+
 # ------------------------------------------------------------------ faults
 
 
