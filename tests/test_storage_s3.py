@@ -327,7 +327,18 @@ def test_storage_down_answers_in_portuguese_and_reads_keep_working(two, hosts, w
 
         ok, message = storage.probe()
     assert ok is False and message.startswith("Armazenamento de arquivos (S3) indisponível")
+
+    # A message with a file: refused in Portuguese, no message, no history, no row.
+    reply = down.test_client().post(
+        f"/api/v1/ticket/{ticket_id}/messages",
+        data={"body": "Segue a planilha.", "file": (io.BytesIO(csv_bytes(900)), "m.csv")},
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {token_for(down, world.users['requester'])}"})
+    assert reply.status_code == 400 and reply.json == {"field": "file", "message": MSG_SAVE}
+    assert get_api(a, world.users["requester"],
+                   f"/api/v1/ticket/{ticket_id}/messages").json["result"] == []
     assert counts(a) == (1, 1)
+    assert listing(down.config["UPLOAD_FOLDER"]) == []
 
 
 def test_probe_writes_reads_and_deletes_a_small_object(two, hosts, app):
