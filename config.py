@@ -206,6 +206,21 @@ class Config:
     # Uploads
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))
+    # Where attachments live (app/storage.py): "local" (UPLOAD_FOLDER) or "s3" (any
+    # S3-compatible storage: AWS S3, MinIO, Ceph, R2). With "s3", UPLOAD_FOLDER only
+    # holds the temp files of uploads being checked. Credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or (unset) boto3's own chain (~/.aws, an instance role).
+    ATTACHMENT_STORAGE = os.environ.get("ATTACHMENT_STORAGE", "local")
+    S3_BUCKET = os.environ.get("S3_BUCKET")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None  # unset: AWS itself
+    S3_REGION = os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    S3_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE")  # path | virtual | auto
+    S3_CONNECT_TIMEOUT_SECONDS = os.environ.get("S3_CONNECT_TIMEOUT_SECONDS", "3")
+    S3_READ_TIMEOUT_SECONDS = os.environ.get("S3_READ_TIMEOUT_SECONDS", "20")
+    S3_MAX_ATTEMPTS = os.environ.get("S3_MAX_ATTEMPTS", "3")
 
     # Mail (Flask-Mail's names)
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")

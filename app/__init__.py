@@ -96,6 +96,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app import cli
 
     cli.register(app)
+    from app import storage
+
+    storage.init_app(app)    # attachments' backend (local folder or S3), `flask storage`
     return app
 
 

@@ -1,6 +1,9 @@
 """Validate, store and serve uploaded files.
 
-Pure functions over files on disk (no models, no database) so they can be tested alone.
+Pure functions over files (no models, no database) so they can be tested alone. Every
+upload is checked on local disk (a temp file in the upload folder) before it goes to the
+app's storage (``app/storage.py``: that folder by default, or S3-compatible object
+storage); downloads are streamed from there by the app, never by a public URL.
 Uploads are hostile by default (shared/HOSTILE.md): the type is decided by content *and*
 a consistent extension, stored names are generated here and never contain user text, and
 downloads always leave as attachments with ``nosniff`` and a sandboxing CSP.
@@ -16,11 +19,16 @@ import secrets
 import struct
 import tempfile
 import unicodedata
+import urllib.parse
 import zipfile
 from dataclasses import dataclass
 
 import flask
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
+
+from app import storage as storage_backends
+from app.storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -287,19 +295,23 @@ def _limit_text(max_bytes: int) -> str:
     return f"{mb:.1f}".rstrip("0").rstrip(".").replace(".", ",") + " MB"
 
 
-def store_upload(file_storage, upload_folder: str, max_bytes: int) -> StoredFile:
+def store_upload(file_storage, upload_folder: str, max_bytes: int,
+                 storage=None) -> StoredFile:
     """Stream an upload to disk, validate it, and publish it under a random name.
 
-    The bytes go to a temp file in the same folder (so the final ``os.replace`` is atomic)
-    and only a fully validated file ever gets a stored name: any refusal or failure removes
-    the temp file. Server faults (disk full, permissions) become UploadRejected with status
-    400 and a retry message (the brief preferred 400 over 507 for clients' sake); the
-    original error is logged."""
+    The bytes go to a temp file in ``upload_folder`` and only a fully validated file
+    ever gets a stored name: any refusal or failure removes the temp file. Publishing is
+    the storage's ``put_file``: an atomic ``os.replace`` in the same folder (the local
+    backend), or one PUT of the whole object (S3). ``storage`` defaults to the app's
+    (``app.storage.for_folder``). Server faults (disk full, permissions, object storage
+    down) become UploadRejected with status 400 and a retry message (the brief preferred
+    400 over 507 for clients' sake); the original error is logged."""
     if file_storage is None:
         raise UploadRejected("Nenhum arquivo foi enviado.", 400)
     filename = sanitize_filename(getattr(file_storage, "filename", None))
-    tmp = None
+    tmp = stored_name = target = None
     try:
+        target = storage or storage_backends.for_folder(upload_folder)
         os.makedirs(upload_folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=upload_folder)
         size, head = 0, b""
@@ -318,11 +330,16 @@ def store_upload(file_storage, upload_folder: str, max_bytes: int) -> StoredFile
             raise UploadRejected("O arquivo está vazio.", 400)
         content_type = _verify_file(tmp, filename, detect_type(head, filename))
         stored_name = secrets.token_hex(16)
-        os.replace(tmp, os.path.join(upload_folder, stored_name))
-        tmp = None
+        if target.put_file(stored_name, tmp):
+            tmp = None                              # moved into place, nothing to remove
         return StoredFile(stored_name, filename, size, content_type)
     except UploadRejected:
         raise
+    except StorageError as exc:
+        log.error("upload could not be stored in %s: %s", target.describe(), exc.reason)
+        if exc.ambiguous and stored_name:           # the PUT may have landed after all
+            delete_stored(upload_folder, stored_name, target)
+        raise UploadRejected(MSG_SAVE, 400) from exc
     except Exception as exc:
         log.exception("upload could not be stored in %s", upload_folder)
         raise UploadRejected(MSG_SAVE, 400) from exc
@@ -330,6 +347,8 @@ def store_upload(file_storage, upload_folder: str, max_bytes: int) -> StoredFile
         if tmp is not None:
             try:
                 os.unlink(tmp)
+            except FileNotFoundError:
+                pass
             except OSError:
                 log.warning("could not remove temp upload %s", tmp)
 
@@ -342,31 +361,75 @@ def stored_path(upload_folder: str, stored_name: str) -> str:
     return os.path.join(upload_folder, stored_name)
 
 
-def delete_stored(upload_folder: str, stored_name: str) -> None:
-    """Remove a stored file. Idempotent; other OS errors are logged, not raised, because
-    this runs in cleanup paths where raising would hide the original failure."""
-    path = stored_path(upload_folder, stored_name)
+def delete_stored(upload_folder: str, stored_name: str, storage=None) -> None:
+    """Remove a stored file from the app's storage (``storage`` defaults as in
+    ``store_upload``). Idempotent; storage errors are logged, not raised, because this
+    runs in cleanup paths where raising would hide the original failure."""
+    stored_path(upload_folder, stored_name)            # refuses names we did not generate
+    target = storage or storage_backends.for_folder(upload_folder)
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        log.warning("could not delete stored upload %s", path, exc_info=True)
+        target.delete(stored_name)
+    except (OSError, StorageError) as exc:
+        log.warning("could not delete stored upload %s from %s: %s", stored_name,
+                    target.describe(), getattr(exc, "reason", exc), exc_info=True)
 
 
-def download_response(upload_folder: str, stored) -> flask.Response:
+def _content_disposition(headers: Headers, name: str) -> None:
+    """``attachment`` with the name as Werkzeug's send_file writes it (RFC 6266: an
+    ASCII fallback and the UTF-8 name)."""
+    try:
+        name.encode("ascii")
+        headers.set("Content-Disposition", "attachment", filename=name)
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        quoted = urllib.parse.quote(name, safe="!#$&+-.^_`|~")
+        headers.set("Content-Disposition", "attachment", filename=simple,
+                    **{"filename*": f"UTF-8''{quoted}"})
+
+
+def _stream(opened, name: str):
+    """The object's bytes in chunks; a storage failure mid-way ends the body short of
+    its Content-Length (the client sees an incomplete download, the log says why)."""
+    try:
+        yield from opened.chunks(CHUNK)
+    except StorageError as exc:
+        log.error("download of %s stopped: %s", name, exc.reason)
+
+
+def download_response(upload_folder: str, stored, storage=None) -> flask.Response:
     """Serve a stored file as a download that no browser will render or sniff.
 
-    Needs a request context. A missing file answers 404, not 500. The type is re-checked
-    against the allow-list so a bad database value degrades to octet-stream."""
-    path = stored_path(upload_folder, stored.stored_name)
-    if not os.path.isfile(path):
-        raise NotFound()
+    Needs a request context. A missing file answers 404, not 500; object storage that
+    does not answer, a Portuguese 503 (StorageUnavailable). The type is re-checked
+    against the allow-list so a bad database value degrades to octet-stream. From object
+    storage the app streams the object in 64 KB chunks (never whole in memory, never a
+    public or presigned URL: the caller has already checked the ticket)."""
+    stored_path(upload_folder, stored.stored_name)     # refuses names we did not generate
+    target = storage or storage_backends.for_folder(upload_folder)
     mimetype = stored.content_type or ""
     if mimetype.split(";")[0].strip() not in ALLOWED_CONTENT_TYPES:
         mimetype = "application/octet-stream"
-    response = flask.send_file(path, mimetype=mimetype.split(";")[0], as_attachment=True,
-                               download_name=sanitize_filename(stored.filename))
+    name = sanitize_filename(stored.filename)
+    if target.kind == "local":
+        path = target.path(stored.stored_name)
+        if not os.path.isfile(path):
+            raise NotFound()
+        response = flask.send_file(path, mimetype=mimetype.split(";")[0], as_attachment=True,
+                                   download_name=name)
+    else:
+        try:
+            opened = target.open(stored.stored_name)
+        except FileNotFoundError:
+            raise NotFound() from None
+        except StorageError as exc:
+            log.error("download of %s failed: %s", stored.stored_name, exc.reason)
+            raise StorageUnavailable() from exc
+        headers = Headers()
+        _content_disposition(headers, name)
+        response = flask.Response(_stream(opened, stored.stored_name), headers=headers,
+                                  direct_passthrough=True)
+        response.content_length = opened.size
+        response.call_on_close(opened.close)
     response.headers["Content-Type"] = mimetype    # keep our charset, not werkzeug's utf-8
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

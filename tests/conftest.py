@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.pgserver import PostgresServer  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
+from tests.s3server import s3_server  # noqa: E402,F401 - the session fixture (moto on loopback)
 
 PASSWORD = "senha-de-teste-123"
 KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
