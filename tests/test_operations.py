@@ -273,3 +273,45 @@ def test_flask_jobs_logs_one_line_per_back_off_while_the_database_is_down(
     for job, series in waits.items():
         # Each line announces a longer wait (2, 4, 8...): 14 s down is a few lines.
         assert series == sorted(series) and len(series) <= 4, (job, series)
+
+
+# --- API errors in Portuguese ---------------------------------------------------------
+
+ENGLISH = re.compile(r"\b(not|authori[sz]ed|unauthori[sz]ed|missing|token has|invalid|"
+                     r"error|bad request|found|signature|method|allowed|forbidden|"
+                     r"header|expired|fatal)\b", re.I)
+
+
+def test_every_api_error_answers_in_portuguese(app, world, api):
+    from tests.conftest import token_for
+
+    refresh = token_for(app, world.users["requester"], refresh=True)["refresh_token"]
+    client = app.test_client()
+    requester = api(world.users["requester"])
+    bearer = {"Authorization": f"Bearer {requester.token}"}
+    answers = [
+        client.post("/api/v1/security/login", json={"username": "alfa_requester",
+                                                    "password": "errada", "provider": "db"}),
+        client.post("/api/v1/security/login", json={"username": "ninguem"}),
+        client.post("/api/v1/security/login", data="{", content_type="application/json"),
+        client.post("/api/v1/security/refresh"),
+        client.post("/api/v1/security/refresh", headers=bearer),
+        client.get("/api/v1/ticket/"),
+        client.get("/api/v1/ticket/", headers={"Authorization": "Bearer abc.def.ghi"}),
+        client.get("/api/v1/ticket/", headers={"Authorization": "Basic YWJjOmRlZg=="}),
+        client.get("/api/v1/ticket/", headers={"Authorization": f"Bearer {refresh}"}),
+        client.get("/api/v1/ticket/999999", headers=bearer),
+        client.get("/api/v1/sector/", headers=bearer),
+        client.get("/api/v1/painel/kpis", headers=bearer),
+        client.delete("/api/v1/security/login"),
+        client.get("/api/v1/nada-aqui"),
+        client.get("/api/v1/_openapi"),
+        client.post("/api/v1/ticket/", data="{ruim", content_type="application/json",
+                    headers=bearer),
+        client.get("/api/v1/ticket/?q=(ruim", headers=bearer),
+    ]
+    for response in answers:
+        assert 400 <= response.status_code < 500, response.status_code
+        message = response.json["message"]
+        assert isinstance(message, str) and message, response.json
+        assert not ENGLISH.search(message), (response.request.path, message)
