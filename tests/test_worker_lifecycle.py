@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import build_world
 from tests.conftest import test_config as config_for
 from tests.deploy_helpers import ROOT, flask_command, flask_env
-from tests.smtp_server import SmtpTestServer
+from tests.smtp_server import SmtpTestServer, smtp  # noqa: F401
 
 LEASE = 4
 
@@ -206,3 +206,29 @@ def test_a_worker_400_s_ahead_sends_nothing_twice(mail_db, sink, tmp_path):
     assert "sent" in _output(ahead), _output(ahead)[-3000:]  # it did take part
     delivered = _delivered(sink)
     assert len(delivered) == total and set(delivered.values()) == {1}
+
+
+def test_a_batch_longer_than_its_lease_keeps_it_by_the_heartbeat(
+        app, world, smtp, monkeypatch):  # noqa: F811
+    """In one process, on both backends: a batch that takes twice its lease to send is
+    renewed while it lives; a second sender trying all along takes none of it."""
+    import threading
+
+    from tests.helpers import make_ticket
+    from tests.smtp_server import drain, set_all
+
+    monkeypatch.setitem(app.config, "MAIL_LEASE_SECONDS", 1.5)
+    set_all(app, world, recipients=("requester",), events=("ticket_opened",))
+    for i in range(8):
+        make_ticket(app, world, "open", description=f"Lento {i}")
+    smtp.delay_seconds = 0.4  # 8 mails: about 3.2 s, twice the lease
+    first = threading.Thread(target=drain, args=(app,), kwargs={"batch": 8})
+    first.start()
+    _wait(lambda: smtp.received(), 30, "the first mail")
+    second = Counter()
+    while first.is_alive():
+        second.update(drain(app, batch=8))
+        time.sleep(0.1)
+    first.join()
+    assert second["claimed"] == 0
+    assert len(smtp.received()) == 8 and set(_delivered(smtp).values()) == {1}
