@@ -190,6 +190,22 @@ def test_base_url_is_required_in_production_and_follows_host_and_port_elsewhere(
     assert given.config["BASE_URL"] == "https://chamados.example.com"
 
 
+def test_the_mail_settings_are_numbers_checked_at_start_up(app, tmp_path):
+    """MAIL_BATCH_SIZE, MAIL_LEASE_SECONDS... come from the environment as text (the
+    worker tests start real `flask jobs` with them); a value that is not a number
+    stops the start with a message naming it."""
+    from app import create_app
+
+    config = config_for(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path))
+    given = create_app({**config, "MAIL_BATCH_SIZE": "7", "MAIL_LEASE_SECONDS": "12.5"})
+    assert given.config["MAIL_BATCH_SIZE"] == 7
+    assert given.config["MAIL_LEASE_SECONDS"] == 12.5
+    for name, value in (("MAIL_BATCH_SIZE", "dez"), ("MAIL_LEASE_SECONDS", "0"),
+                        ("REPLICA_MAX_LAG_SECONDS", "-1")):
+        with pytest.raises(RuntimeError, match=name):
+            create_app({**config, name: value})
+
+
 # --- SMTP unreachable -----------------------------------------------------------------
 
 
