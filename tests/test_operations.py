@@ -84,6 +84,27 @@ def test_live_and_ready_answer_json_and_the_outbox_age_degrades_readiness(app, w
     assert late.json["checks"]["outbox"]["oldest_seconds"] >= 7100
 
 
+def test_ready_reports_redis_and_degrades_without_it(app, redis_server, tmp_path):
+    from app import create_app
+
+    if not redis_server.ping():
+        redis_server.resume()
+    host = create_app({**config_for(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path)),
+                       "RATELIMIT_STORAGE_URI": redis_server.url})
+    client = host.test_client()
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json["status"] == "ok", ready.json
+    assert ready.json["checks"]["rate_limits"]["status"] == "ok"
+    redis_server.pause()
+    try:
+        down = client.get("/health/ready")
+        assert down.status_code == 200 and down.json["status"] == "degraded"
+        assert down.json["checks"]["rate_limits"]["status"] == "unavailable"
+    finally:
+        redis_server.resume()
+    assert client.get("/health/ready").json["checks"]["rate_limits"]["status"] == "ok"
+
+
 def test_with_postgresql_down_ready_is_503_and_pages_get_the_portuguese_503_page(
         own_postgres, tmp_path):
     application, _ = _pg_app(own_postgres, tmp_path, "health_down")
