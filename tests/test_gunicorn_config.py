@@ -45,7 +45,9 @@ def test_gunicorn_with_the_deploy_config_serves_ready_and_has_its_own_control_so
                     APP_ENV="production", SECRET_KEY="a-production-key-of-at-least-32-bytes",
                     BASE_URL="https://chamados.example.com", TRUSTED_HOSTS="127.0.0.1",
                     GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2",
-                    RUNTIME_DIRECTORY=str(runtime), SESSION_COOKIE_SECURE="0")
+                    RUNTIME_DIRECTORY=str(runtime), SESSION_COOKIE_SECURE="0",
+                    # an idle sync worker notices SIGTERM at its next wake-up (timeout/2)
+                    GUNICORN_TIMEOUT="6", GUNICORN_GRACEFUL_TIMEOUT="10")
     env.pop("GUNICORN_CMD_ARGS", None)
     log = open(tmp_path / "gunicorn.log", "w+")
     server = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-c", "gunicorn.conf.py",
