@@ -232,7 +232,26 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Gestor Serviço <nao-responda@gestor.local>")
     MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))  # 5xx: then "failed"
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8080")
+    # Links in e-mails. Required under APP_ENV=production; elsewhere http://HOST:PORT
+    # (the address `make run` serves), filled in by finalize.
+    BASE_URL = os.environ.get("BASE_URL") or None
+    # The sender's tuning (docs/notifications.md; numbers checked in finalize).
+    MAIL_BATCH_SIZE = os.environ.get("MAIL_BATCH_SIZE", "50")
+    MAIL_LEASE_SECONDS = os.environ.get("MAIL_LEASE_SECONDS", "30")  # renewed every 1/3
+    MAIL_RETRY_BASE_SECONDS = os.environ.get("MAIL_RETRY_BASE_SECONDS", "5")
+    MAIL_RETRY_MAX_SECONDS = os.environ.get("MAIL_RETRY_MAX_SECONDS", "60")
+    MAIL_RETRY_FOR_SECONDS = os.environ.get("MAIL_RETRY_FOR_SECONDS", str(3 * 24 * 3600))
+    MAIL_MESSAGE_ID_DOMAIN = os.environ.get("MAIL_MESSAGE_ID_DOMAIN")
+
+    # Operations (app/logs.py, app/health.py, app/replica.py, app/static_cache.py)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT")  # json | text (json under production)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_REQUESTS = os.environ.get("LOG_REQUESTS", "1") != "0"  # one access line a request
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
+    REPLICA_MAX_LAG_SECONDS = os.environ.get("REPLICA_MAX_LAG_SECONDS", "30")
+    REPLICA_CHECK_SECONDS = os.environ.get("REPLICA_CHECK_SECONDS", "2")
+    HEALTH_OUTBOX_MAX_AGE_SECONDS = os.environ.get("HEALTH_OUTBOX_MAX_AGE_SECONDS", "900")
+    STATIC_MAX_AGE_SECONDS = os.environ.get("STATIC_MAX_AGE_SECONDS", "300")
 
     # Product rules
     PLAN_TRIAL_DAYS = 30
@@ -247,6 +266,8 @@ class Config:
             missing = [k for k in ("SECRET_KEY",) if not config.get(k)]
             if not os.environ.get("DATABASE_URL") and not config.get("TESTING"):
                 missing.append("DATABASE_URL")
+            if not config.get("BASE_URL"):
+                missing.append("BASE_URL")
             if missing:
                 raise RuntimeError(
                     "Configuração incompleta para produção: defina " + ", ".join(missing)
@@ -262,6 +283,7 @@ class Config:
         config["MAX_CONTENT_LENGTH"] = (config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024
         _finalize_proxies_and_hosts(config)
         _finalize_rate_limits(config)
+        _finalize_operations(config)
 
 
 def _finalize_proxies_and_hosts(config: dict) -> None:
@@ -292,3 +314,34 @@ def _finalize_rate_limits(config: dict) -> None:
         # Fail over to the in-memory counts in half a second, not a TCP timeout.
         config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5,
                                                "socket_timeout": 0.5}
+
+
+# Settings that must be numbers: (name, type). Unset stays None (the module's default).
+NUMBER_SETTINGS = (
+    ("MAIL_BATCH_SIZE", int), ("MAIL_LEASE_SECONDS", float),
+    ("MAIL_RETRY_BASE_SECONDS", float), ("MAIL_RETRY_MAX_SECONDS", float),
+    ("MAIL_RETRY_FOR_SECONDS", float), ("REPLICA_MAX_LAG_SECONDS", float),
+    ("REPLICA_CHECK_SECONDS", float), ("HEALTH_OUTBOX_MAX_AGE_SECONDS", float),
+    ("STATIC_MAX_AGE_SECONDS", int),
+)
+
+
+def _finalize_operations(config: dict) -> None:
+    for name, kind in NUMBER_SETTINGS:
+        value = config.get(name)
+        if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue
+        try:
+            number = kind(str(value).strip())
+        except ValueError:
+            raise RuntimeError(f"{name} deve ser um número (recebido: {value!r}).")
+        if number < 0 or (name in ("MAIL_BATCH_SIZE", "MAIL_LEASE_SECONDS") and number <= 0):
+            raise RuntimeError(f"{name} deve ser um número positivo (recebido: {value!r}).")
+        config[name] = number
+    if not config.get("BASE_URL"):
+        host = os.environ.get("HOST", "127.0.0.1")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        config["BASE_URL"] = f"http://{host}:{os.environ.get('PORT', '8080')}"
+    if config.get("DATABASE_REPLICA_URL"):
+        config["DATABASE_REPLICA_URL"] = database_url(config["DATABASE_REPLICA_URL"])

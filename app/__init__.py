@@ -56,6 +56,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     Config.finalize(app.config)
+    from app import logs
+
+    logs.install(app)
     _trust_proxies(app)
 
     # Decide the tenant scope before anything else looks at the database.
@@ -85,12 +88,19 @@ def create_app(config: dict | None = None) -> Flask:
         from dashboards import init_dashboard
 
         init_dashboard(app, appbuilder)
+        from app import replica
+
+        replica.install(app, db)  # after the Painel's guard: DATABASE_REPLICA_URL
         for name, blueprint in app.blueprints.items():
             if name.endswith("Api") or name in ("SecurityApi", "OpenApi", "MenuApi"):
                 csrf.exempt(blueprint)
 
     _guard_request_input(app)
     _register_platform_routes(app)
+    from app import health, static_cache
+
+    health.register(app)        # /health/live, /health/ready
+    static_cache.install(app)   # versioned static URLs, long-lived cache headers
     _register_error_handlers(app)
     _register_security_headers(app)
     from app import cli
@@ -260,6 +270,27 @@ def _error_page(code: int, title: str, message: str):
         return message, code
 
 
+def _unavailable_page(message: str):
+    """The 503 page in the site's layout, drawn without the database (it is the one
+    that is down): no user is loaded, no menu permission checked, no context
+    processor run; a plain text only if even that fails."""
+    try:
+        from flask import session
+        from flask_login import AnonymousUserMixin
+
+        anonymous = AnonymousUserMixin()
+        g._login_user = anonymous  # Flask-Login: never call the user loader now
+        appbuilder = current_app.appbuilder
+        html = current_app.jinja_env.get_template("unavailable.html").render(
+            appbuilder=appbuilder, base_template=appbuilder.base_template, code=503,
+            title="Serviço indisponível", message=message, request=request,
+            session=session, g=g, current_user=anonymous, config=current_app.config)
+        return html, 503, {"Retry-After": "30"}
+    except Exception:   # noqa: BLE001 - the answer must not become a 500
+        log.exception("503 page could not be rendered")
+        return message, 503, {"Retry-After": "30"}
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
@@ -287,8 +318,8 @@ def _register_error_handlers(app: Flask) -> None:
         log.error("database unavailable: %s", error.__class__.__name__)
         message = "Serviço temporariamente indisponível. Tente novamente em instantes."
         if _wants_json():
-            return jsonify(message=message), 503
-        return message, 503
+            return jsonify(message=message), 503, {"Retry-After": "30"}
+        return _unavailable_page(message)
 
     @app.errorhandler(InvalidCharacters)
     def invalid_characters(error):

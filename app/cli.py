@@ -61,11 +61,16 @@ def seed_demo() -> None:
 @click.command("jobs")
 @with_appcontext
 def jobs() -> None:
-    """Run the periodic jobs (auto-approval, cancelling unanswered waits, mail sender) until stopped."""
-    from app.jobs import run_forever
+    """Run the periodic jobs (auto-approval, cancelling unanswered waits, mail sender) until stopped.
 
+    SIGTERM or Ctrl+C: the mail in flight is finished, the rest of its batch given
+    back, and the command exits 0."""
+    from app.jobs import install_signal_handlers, run_forever
+
+    install_signal_handlers()
     click.echo("Executando tarefas periódicas (Ctrl+C para parar)...")
     run_forever(current_app._get_current_object())
+    click.echo("Parado.")
 
 
 @click.command("auto-approve")

@@ -487,6 +487,7 @@ class OutboxMail(TenantMixin, Model):
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     locked_until = Column(DateTime(timezone=True))
+    locked_by = Column(String(64))  # the worker holding the lease (app.mailer)
     last_error = Column(Text)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     sent_at = Column(DateTime(timezone=True))

@@ -1,7 +1,7 @@
 """How many mails per second the outbox sender drains into a loopback SMTP server.
 
     python -m bench mail [--mails 2000] [--workers 1] [--batch 50]
-                         [--backend sqlite|postgresql]
+                         [--backend sqlite|postgresql] [--processes [--sigterm]]
 
 Builds a throw-away database (SQLite in a temp folder, or a throw-away PostgreSQL on
 loopback via tests/pgserver.py), an account with every notification on, and opens
@@ -9,7 +9,11 @@ tickets through app.workflow until the outbox holds ``--mails`` rows (each openi
 writes one mail per recipient, rendered from the real templates). Then an aiosmtpd
 server on 127.0.0.1 that accepts everything is started, and ``--workers`` threads run
 app.mailer.send_due until the outbox is empty (the SMTP server runs in a child process,
-so it does not share the sender's GIL). Prints the enqueue rate and the drain rate. Bounded: loopback only, the given number of mails, a 10-minute cap.
+so it does not share the sender's GIL). Prints the enqueue rate and the drain rate.
+With ``--processes`` the drain is done by ``--workers`` real `flask --app run jobs`
+processes (the mails are held until every one is up), and ``--sigterm`` stops one of
+them with SIGTERM once half the mails are sent; it reports the rate, the server's count
+of duplicate Message-IDs and the workers' exit codes. Bounded: loopback only, the given number of mails, a 10-minute cap.
 """
 from __future__ import annotations
 
@@ -26,15 +30,20 @@ MAX_SECONDS = 600
 
 
 class _Counter:
-    """aiosmtpd handler that accepts and counts (the receiving side is not measured)."""
+    """aiosmtpd handler that accepts and counts (the receiving side is not measured),
+    and keeps each Message-ID to count duplicates."""
 
     def __init__(self):
         self.count = 0
+        self.ids = set()
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        head = envelope.content.split(b"\r\n\r\n", 1)[0]
+        found = [line for line in head.split(b"\r\n") if line.lower().startswith(b"message-id:")]
         with self.lock:
             self.count += 1
+            self.ids.add(found[0] if found else self.count)
         return "250 OK"
 
 
@@ -139,8 +148,80 @@ def _drain(app, workers: int, batch: int) -> tuple[int, float]:
 
 
 def _stop_server(server) -> int:
+    return _stop_server_counts(server)[0]
+
+
+def _stop_server_counts(server) -> tuple[int, int]:
+    """(mails received, distinct Message-IDs) from the counting server."""
     out, _ = server.communicate("stop\n", timeout=30)
-    return int(out.strip() or -1)
+    parts = (out.strip() or "-1 -1").split()
+    return int(parts[0]), int(parts[-1])
+
+
+def _drain_processes(database_url: str, folder: str, port: int, workers: int, batch: int,
+                     sigterm: bool) -> dict:
+    """``workers`` real `flask --app run jobs` processes drain the outbox; with
+    ``sigterm`` one of them is stopped with SIGTERM once half the mails are sent."""
+    import signal
+
+    from sqlalchemy import create_engine, text
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    engine = create_engine(database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    later_sql = "now() + interval '1 day'" if postgresql else "datetime('now', '+1 day')"
+    now_sql = "now()" if postgresql else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    with engine.begin() as conn:   # hold the mails until every worker is up
+        conn.execute(text(f"UPDATE outbox_mail SET next_attempt_at = {later_sql}"))
+    env = {**os.environ, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
+           "MAIL_PORT": str(port), "MAIL_BATCH_SIZE": str(batch), "LOG_LEVEL": "WARNING",
+           "INSTANCE_PATH": os.path.join(folder, "instance"), "PYTHONUNBUFFERED": "1",
+           "SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!", "MAIL_TIMEOUT_SECONDS": "5"}
+    env.pop("APP_ENV", None)
+    logs = [open(os.path.join(folder, f"worker-{i}.log"), "w+") for i in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "jobs"],
+                              cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              text=True) for log in logs]
+
+    def output(i):
+        logs[i].flush()
+        logs[i].seek(0)
+        return logs[i].read()
+
+    def sent() -> tuple[int, int]:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT count(*), sum(CASE WHEN status = 'sent' "
+                                    "THEN 1 ELSE 0 END) FROM outbox_mail")).one()
+        return int(row[0]), int(row[1] or 0)
+
+    try:
+        deadline = time.monotonic() + MAX_SECONDS
+        while not all("Executando" in output(i) for i in range(workers)):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("workers did not start:\n" + output(0)[-2000:])
+            time.sleep(0.2)
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE outbox_mail SET next_attempt_at = {now_sql}"))
+        started = time.perf_counter()
+        total, done = sent()
+        stopped_code = None
+        while done < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"drain timed out: {done}/{total}")
+            if sigterm and stopped_code is None and done >= total // 2:
+                procs[0].send_signal(signal.SIGTERM)
+                stopped_code = procs[0].wait(60)
+            time.sleep(0.05)
+            total, done = sent()
+        elapsed = time.perf_counter() - started
+    finally:
+        codes = []
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            codes.append(proc.wait(60))
+        engine.dispose()
+    return {"sent": done, "seconds": elapsed, "sigterm_exit": stopped_code, "exits": codes}
 
 
 def serve(port: int) -> int:
@@ -155,7 +236,7 @@ def serve(port: int) -> int:
         sys.stdin.readline()
     finally:
         controller.stop()
-    print(counter.count, flush=True)
+    print(counter.count, len(counter.ids), flush=True)
     return 0
 
 
@@ -169,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--processes", action="store_true",
+                        help="drain with --workers real `flask jobs` processes, not threads")
+    parser.add_argument("--sigterm", action="store_true",
+                        help="with --processes: SIGTERM one worker once half is sent")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -192,6 +277,22 @@ def main(argv: list[str] | None = None) -> int:
         queued, enqueue_s = _fill_outbox(app, args.mails)
         print(f"enqueue: {queued} mails written by opening tickets through the workflow "
               f"in {enqueue_s:.2f} s ({queued / enqueue_s:.0f} mails/s)", flush=True)
+        if args.processes:
+            result = _drain_processes(database_url, folder, port, args.workers, args.batch,
+                                      args.sigterm)
+            received, distinct = _stop_server_counts(server)
+            sent, drain_s = result["sent"], result["seconds"]
+            print(f"mail: {sent} mails drained by {args.workers} `flask jobs` process(es) in "
+                  f"{drain_s:.2f} s = {sent / drain_s:.0f} mails/s ({args.backend}, batch "
+                  f"{args.batch}); server received {received}, duplicates "
+                  f"{received - distinct}; "
+                  + (f"SIGTERM mid-drain: exit {result['sigterm_exit']}; "
+                     if args.sigterm else "") + f"exits {result['exits']}", flush=True)
+            if received != queued or distinct != queued or any(result["exits"]):
+                print("ERRO: nem todos os e-mails foram entregues exatamente uma vez",
+                      file=sys.stderr)
+                return 1
+            return 0
         sent, drain_s = _drain(app, args.workers, args.batch)
         received = _stop_server(server)
         print(f"mail: {sent} mails drained into loopback SMTP in {drain_s:.2f} s = "

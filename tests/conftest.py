@@ -70,6 +70,7 @@ def test_config(database_url: str, upload_dir: str) -> dict:
         "UPLOAD_FOLDER": upload_dir,
         "MAIL_SUPPRESS_SEND": False,
         "SERVER_NAME": None,
+        "BASE_URL": "http://127.0.0.1:8080",  # required under APP_ENV=production
     }
 
 

@@ -107,3 +107,39 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+
+    # --- a streaming replica (tests of DATABASE_REPLICA_URL) ---------------------------
+
+    def start_replica(self) -> "PostgresServer":
+        """A hot standby of this server on its own free port: ``pg_basebackup -R``
+        (streams the WAL, writes ``standby.signal`` and ``primary_conninfo``). The
+        primary needs ``wal_level=replica`` (PostgreSQL 15's default) and a
+        ``replication`` line in pg_hba.conf (initdb writes one for 127.0.0.1)."""
+        self._ensure_replication()
+        replica = PostgresServer.__new__(PostgresServer)
+        replica.bindir, replica.user = self.bindir, self.user
+        replica.port = free_port()
+        replica.root = tempfile.mkdtemp(prefix="gestor-pg-replica-")
+        replica.datadir = os.path.join(replica.root, "data")
+        if replica.user is not None:
+            os.chown(replica.root, replica.user.pw_uid, replica.user.pw_gid)
+        replica._run(os.path.join(self.bindir, "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                     str(self.port), "-U", "gestor", "-D", replica.datadir, "-R",
+                     "-X", "stream", "-c", "fast")
+        replica.resume()
+        return replica
+
+    def _ensure_replication(self) -> None:
+        hba = os.path.join(self.datadir, "pg_hba.conf")
+        line = "host replication all 127.0.0.1/32 trust"
+        content = self._run("cat", hba).stdout.decode()
+        if line not in content.split("\n"):
+            self._run("sh", "-c", f"echo '{line}' >> '{hba}'")
+            self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "reload")
+
+    def sql(self, database: str, statement: str) -> str:
+        """Run one statement with psql (as the test role) and return its output."""
+        result = self._run(os.path.join(self.bindir, "psql"), "-h", "127.0.0.1", "-p",
+                           str(self.port), "-U", "gestor", "-d", database, "-At", "-c",
+                           statement)
+        return result.stdout.decode().strip()

@@ -45,6 +45,8 @@ class _Handler:
 
     async def handle_DATA(self, smtp, session, envelope):
         answer = self.server.answer
+        if self.server.delay_seconds:  # a slow but working server: drains take time
+            await asyncio.sleep(self.server.delay_seconds)
         if answer == "hang":
             await asyncio.sleep(self.server.hang_seconds)
             return "451 4.3.0 tarde demais"
@@ -70,6 +72,7 @@ class SmtpTestServer:
         self.answer = "accept"
         self.answer_suffix = ""
         self.hang_seconds = 30.0
+        self.delay_seconds = 0.0
         self.username, self.password = username, password
         self.controller: Controller | None = None
         self._hole: socket.socket | None = None

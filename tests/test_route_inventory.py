@@ -10,6 +10,8 @@ import re
 PUBLIC = {  # path pattern -> why it is public
     r"/": "home page (shows the sign-in and sign-up buttons to anonymous visitors)",
     r"/health": "load balancer probe",
+    r"/health/live": "liveness probe: {\"status\": \"ok\"}, no data (app/health.py)",
+    r"/health/ready": "readiness probe: dependency states and counts, no account data",
     r"/login/": "login form",
     r"/logout/": "logs out (nothing to protect)",
     r"/cadastro/": "company sign-up",

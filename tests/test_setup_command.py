@@ -7,7 +7,8 @@ import subprocess
 from tests.deploy_helpers import (ROOT, count_rows, dump_tables, flask_command, flask_env,
                                   readme_url, run_flask)
 
-PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "a-production-key-of-at-least-32-bytes"}
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "a-production-key-of-at-least-32-bytes",
+              "BASE_URL": "https://gestor.example"}
 
 
 def test_two_concurrent_setups_on_an_empty_database_both_succeed_and_a_third_changes_nothing(

@@ -17,6 +17,7 @@ from flask_appbuilder.security.decorators import protect
 from app.api.base import ApiBase
 from app.extensions import db
 from app.models import Account
+from app.replica import use_replica
 from app.security import ValidationError
 from dashboards.filters import build_filters
 from dashboards.kpis import kpi_set
@@ -61,6 +62,7 @@ class PainelApi(ApiBase):
         account = db.session.get(Account, account_id) if account_id else None
         if account is None:  # the platform operator has no account to measure
             return self.response_403()
+        use_replica()  # the caller is checked: the reads may go to the replica
         try:
             args = {}
             for field in QUERY_FIELDS:

@@ -1,0 +1,88 @@
+"""Cache headers for static files (ours under /static/, FAB's under /static/appbuilder/).
+
+Every ``url_for('static', ...)`` / ``url_for('appbuilder.static', ...)`` gets
+``?v=<first 12 hex digits of the file's SHA-256>``. A request whose ``v`` is the file's
+current hash is answered ``Cache-Control: public, max-age=31536000, immutable`` (a new
+deploy changes the hash, so the URL); any other static request (no ``v``, an old one)
+gets a short ``public, max-age=STATIC_MAX_AGE_SECONDS`` (300). The ETag is the content
+hash too, the same on every host (Werkzeug's own is built from the file's mtime, which
+differs between hosts of one deploy), and ``If-None-Match`` answers 304.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+from flask import request
+
+YEAR = 365 * 24 * 3600
+STATIC_ENDPOINTS = {"static": None, "appbuilder.static": "appbuilder"}
+
+
+class _Hashes:
+    def __init__(self):
+        self._cache: dict[str, tuple[float, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, path: str) -> str | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        with self._lock:
+            cached = self._cache.get(path)
+        if cached and cached[:2] == (stat.st_mtime, stat.st_size):
+            return cached[2]
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(65536), b""):
+                digest.update(chunk)
+        value = digest.hexdigest()[:12]
+        with self._lock:
+            self._cache[path] = (stat.st_mtime, stat.st_size, value)
+        return value
+
+
+def install(app) -> None:
+    hashes = _Hashes()
+
+    def folder(endpoint: str) -> str | None:
+        blueprint = STATIC_ENDPOINTS.get(endpoint)
+        if blueprint is None:
+            return app.static_folder
+        found = app.blueprints.get(blueprint)
+        return found.static_folder if found is not None else None
+
+    def version(endpoint: str, filename: str | None) -> str | None:
+        base = folder(endpoint)
+        if not base or not filename:
+            return None
+        path = os.path.realpath(os.path.join(base, filename))
+        if not path.startswith(os.path.realpath(base) + os.sep):
+            return None
+        return hashes.of(path)
+
+    @app.url_defaults
+    def add_version(endpoint, values):
+        if endpoint in STATIC_ENDPOINTS and "v" not in values:
+            value = version(endpoint, values.get("filename"))
+            if value:
+                values["v"] = value
+
+    @app.after_request
+    def static_cache_headers(response):
+        endpoint = request.endpoint
+        if endpoint not in STATIC_ENDPOINTS or response.status_code not in (200, 304):
+            return response
+        current = version(endpoint, (request.view_args or {}).get("filename"))
+        if current and request.args.get("v") == current:
+            response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+        else:
+            seconds = int(app.config.get("STATIC_MAX_AGE_SECONDS") or 300)
+            response.headers["Cache-Control"] = f"public, max-age={seconds}"
+        response.headers.pop("Expires", None)
+        if current:
+            response.set_etag(current)
+            response.make_conditional(request)
+        return response
