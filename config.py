@@ -218,6 +218,14 @@ class Config:
     MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))  # 5xx: then "failed"
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8080")
+    # Mail coming in (app/mail_in, docs/inbound-mail.md): the domain of the signed reply
+    # addresses (none: notifications carry no Reply-To), the bearer token of
+    # POST /api/v1/inbound-mail (none: the endpoint refuses everything), the largest
+    # mail taken, and mails taken per sender address per hour.
+    INBOUND_MAIL_DOMAIN = os.environ.get("INBOUND_MAIL_DOMAIN") or None
+    INBOUND_MAIL_TOKEN = os.environ.get("INBOUND_MAIL_TOKEN") or None
+    INBOUND_MAIL_MAX_MB = int(os.environ.get("INBOUND_MAIL_MAX_MB", "25"))
+    INBOUND_MAIL_PER_HOUR = int(os.environ.get("INBOUND_MAIL_PER_HOUR", "60"))
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

@@ -490,7 +490,16 @@ class OutboxMail(TenantMixin, Model):
     last_error = Column(Text)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     sent_at = Column(DateTime(timezone=True))
+    # Threads and replies (app.mail_in.threads): the From display name (the company),
+    # the signed Reply-To, and "References" (the ticket's root Message-ID first).
+    sender_name = Column(String(150))
+    reply_to = Column(String(320))
+    thread_refs = Column(Text)
     __table_args__ = (
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_ticket_recipient", "ticket_id", "recipient_id", "id"),
     )
+
+
+from app.mail_in.models import InboundMail  # noqa: E402,F401
