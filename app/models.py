@@ -502,4 +502,4 @@ class OutboxMail(TenantMixin, Model):
     )
 
 
-from app.mail_in.models import InboundMail  # noqa: E402,F401
+import app.mail_in.models  # noqa: E402,F401  (InboundMail: the mail intake's log)
