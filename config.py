@@ -74,6 +74,7 @@ def build_fab_roles() -> dict:
         + [["NotificationsView", "can_show"], ["NotificationsView", "can_edit"],
            ["NotificationsView", "can_resend"], ["NotificationSettingsApi", "can_get"],
            ["NotificationSettingsApi", "can_put"], ["Notificações", "menu_access"]]
+        + [["InboundMailView", "can_show"], ["Mensagens recebidas", "menu_access"]]
         + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
            ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]

@@ -24,3 +24,6 @@ def register(appbuilder) -> None:
     from app.api.calendar import CalendarApi
 
     appbuilder.add_api(CalendarApi)
+    from app.mail_in.api import InboundMailApi
+
+    appbuilder.add_api(InboundMailApi)   # bearer INBOUND_MAIL_TOKEN, not a login

@@ -77,13 +77,25 @@ class ParsedMail:
 # --- headers ------------------------------------------------------------------------
 
 
+def _decode_chunk(chunk, charset) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    if charset in (None, "unknown-8bit"):
+        charset = "utf-8"
+    try:
+        return chunk.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return chunk.decode("latin-1")
+
+
 def _clean_header(value) -> str:
     """A header as text: encoded words decoded (an unknown charset as Latin-1), raw
     8-bit bytes read as UTF-8 or else Latin-1, no control characters, one line."""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
+    if isinstance(value, email.header.Header):   # compat32's wrapper of 8-bit bytes
+        value = "".join(_decode_chunk(chunk, charset)
+                        for chunk, charset in email.header.decode_header(value))
     text = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in text):   # raw 8-bit bytes (latin-1 mail)
         raw = text.encode("utf-8", "surrogateescape")
@@ -93,16 +105,8 @@ def _clean_header(value) -> str:
             text = raw.decode("latin-1")
     if "=?" in text:
         try:
-            pieces = []
-            for chunk, charset in email.header.decode_header(text):
-                if isinstance(chunk, str):
-                    pieces.append(chunk)
-                    continue
-                try:
-                    pieces.append(chunk.decode(charset or "ascii"))
-                except (LookupError, UnicodeDecodeError):
-                    pieces.append(chunk.decode("latin-1"))
-            text = "".join(pieces)
+            text = "".join(_decode_chunk(chunk, charset)
+                           for chunk, charset in email.header.decode_header(text))
         except Exception:  # noqa: BLE001 - keep the text as it came
             pass
     return " ".join(_HEADER_CONTROL.sub(" ", text).split())
