@@ -47,12 +47,15 @@ class InboundMailApi(BaseApi):
         limit = intake.max_bytes()
         too_large = jsonify(message=f"E-mail maior que o limite de "
                                     f"{limit // (1024 * 1024)} MB."), 413
-        if request.content_length is not None and request.content_length > limit:
-            return too_large
         request.max_content_length = limit
         try:
+            if request.content_length is not None and request.content_length > limit:
+                raise RequestEntityTooLarge()
             raw = request.get_data(cache=False)
         except RequestEntityTooLarge:
+            size = request.content_length
+            intake.log_refusal("too_large", source="http",
+                               detail=f"{size // (1024 * 1024)} MB" if size else "")
             return too_large
         try:
             result = intake.take_mail(raw, source="http")

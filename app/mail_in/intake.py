@@ -137,6 +137,11 @@ def _result(status, reason, *, source, parsed=None, detail="", **ids) -> IntakeR
                         parsed=parsed, detail=detail)
 
 
+def log_refusal(reason: str, *, source: str, detail: str = "") -> IntakeResult:
+    """Log a mail refused before it could be read (too large to receive at all)."""
+    return _result("refused", reason, source=source, detail=detail)
+
+
 def take_mail(raw: bytes, *, source: str, mailbox=None) -> IntakeResult:
     """Take one raw mail (bytes as received, headers included). See the module doc."""
     if len(raw or b"") > max_bytes():
