@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.mail_in import intake, threads
+from app.mail_in import intake
 from app.mail_in.models import InboundMail
-from app.models import Attachment, Member, OutboxMail, Ticket, TicketMessage
+from app.models import Attachment, OutboxMail, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
 from tests.helpers import load_ticket, make_ticket
 from tests.mail_replies import png, reply
