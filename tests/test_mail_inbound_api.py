@@ -94,7 +94,12 @@ def test_a_50_mb_mail_is_413_before_it_is_read(app, world, inbound, mail):
     response = post(inbound, raw)
     assert response.status_code == 413
     assert "limite de 25 MB" in response.get_json()["message"]
-    assert counts(app) == before
+    after = counts(app)
+    assert after == {**before, "inbound_mail": before["inbound_mail"] + 1}   # logged only
+    with app.app_context(), account_scope(UNSCOPED):
+        row = db.session.scalars(select(InboundMail).order_by(InboundMail.id.desc())).first()
+        assert (row.status, row.reason, row.account_id) == ("refused", "too_large", None)
+        db.session.remove()
 
 
 def test_a_mime_bomb_is_400_and_nothing_is_written_but_the_log(app, world, inbound, mail):
