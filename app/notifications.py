@@ -19,7 +19,7 @@ import re
 import uuid
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.mail_in import threads
@@ -174,6 +174,7 @@ def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
     context = _context(event, ticket, actor, text)
     now = utcnow()
     rows = []
+    previous = _previous_keys(ticket.id)
     for role, member in recipients:
         reply_to = threads.reply_address(ticket.id, member.id)
         values = {"can_reply": bool(reply_to) and member.id in (ticket.requester_id,
@@ -186,24 +187,26 @@ def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
             idempotency_key=f"{event}:{ticket.id}:{ref}:{member.id}"[:120],
             status="pending", attempts=0, next_attempt_at=now, created_at=now,
             sender_name=context["company"] or None, reply_to=reply_to,
-            thread_refs=threads.references_for(ticket.id, _previous_key(ticket.id, member.id)),
+            thread_refs=threads.references_for(ticket.id, previous.get(member.id)),
         )
         db.session.add(row)
         rows.append(row)
     return rows
 
 
-def _previous_key(ticket_id: int, member_id: int) -> str | None:
-    """The idempotency key of the last mail written to ``member`` about the ticket
-    (pending ones of this same transaction included): what a new mail replies to."""
-    pending = [obj for obj in db.session.new if isinstance(obj, OutboxMail)
-               and obj.ticket_id == ticket_id and obj.recipient_id == member_id]
-    if pending:
-        return pending[-1].idempotency_key
-    return db.session.scalar(
-        select(OutboxMail.idempotency_key)
-        .where(OutboxMail.ticket_id == ticket_id, OutboxMail.recipient_id == member_id)
-        .order_by(OutboxMail.id.desc()).limit(1))
+def _previous_keys(ticket_id: int) -> dict[int, str]:
+    """recipient id -> the idempotency key of the last mail written to them about the
+    ticket (this transaction's pending ones included): what a new mail replies to.
+    One query per event, whatever the number of recipients."""
+    latest = (select(func.max(OutboxMail.id)).where(OutboxMail.ticket_id == ticket_id)
+              .group_by(OutboxMail.recipient_id))
+    keys = dict(db.session.execute(
+        select(OutboxMail.recipient_id, OutboxMail.idempotency_key)
+        .where(OutboxMail.ticket_id == ticket_id, OutboxMail.id.in_(latest))).all())
+    for obj in db.session.new:
+        if isinstance(obj, OutboxMail) and obj.ticket_id == ticket_id:
+            keys[obj.recipient_id] = obj.idempotency_key
+    return keys
 
 
 # --- settings (the API and the admin screen share these) ---------------------------

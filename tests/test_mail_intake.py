@@ -95,6 +95,11 @@ def test_a_requester_reply_becomes_one_message_resumes_the_ticket_and_notifies(
                                                              result.message_id)
     assert len(messages_of(app, ticket_id)) == 1
     assert log_rows(app) == [("taken", "taken", world.account_id)]
+    with app.app_context(), account_scope(UNSCOPED):
+        row = db.session.scalars(select(InboundMail)).one()
+        assert (row.ticket_id, row.ticket_message_id, row.attachments) == (
+            ticket_id, result.message_id, 1)
+        db.session.remove()
 
 
 def test_the_assignee_replies_by_mail_too_but_not_from_another_address(

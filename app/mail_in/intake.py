@@ -33,6 +33,7 @@ Order of the checks, and why:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -40,7 +41,7 @@ import tempfile
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
@@ -50,7 +51,15 @@ from app.jobs import periodic
 from app.mail_in import threads
 from app.mail_in.models import InboundMail
 from app.mail_in.parse import MailRefused, ParsedMail, parse
-from app.models import FINAL_STATUSES, Account, Member, OutboxMail, Ticket, utcnow
+from app.models import (
+    FINAL_STATUSES,
+    Account,
+    Member,
+    OutboxMail,
+    Ticket,
+    TicketMessage,
+    utcnow,
+)
 from app.tenancy import UNSCOPED, account_scope
 
 log = logging.getLogger(__name__)
@@ -194,8 +203,6 @@ def _take(parsed: ParsedMail, source: str, mailbox) -> IntakeResult:
         return _result("ignored", "sender_mismatch", source=source, parsed=parsed,
                        detail=f"escrito por {parsed.sender or '(sem remetente)'}", **ids)
     with account_scope(ticket.account_id):
-        ticket = db.session.get(Ticket, ticket.id, populate_existing=True)
-        member = db.session.get(Member, member.id)
         if ticket.status in FINAL_STATUSES:
             answered = _answer_closed(ticket, member, parsed)
             return _result("ignored", "ticket_closed", source=source, parsed=parsed,
@@ -246,8 +253,10 @@ def _post(ticket: Ticket, member: Member, parsed: ParsedMail, source: str,
         row = record("taken", "taken", source=source, parsed=parsed, dedup=True,
                      attachments=len(files), detail="; ".join(notes), commit=False, **ids)
         try:
-            message = post_message(ticket, member, parsed.text,
-                                   upload=files[0] if files else None, uploads=files[1:])
+            with _linked(row):
+                message = post_message(ticket, member, parsed.text,
+                                       upload=files[0] if files else None,
+                                       uploads=files[1:])
         except uploads_check.UploadRejected:
             db.session.rollback()
             if attempt:
@@ -271,17 +280,34 @@ def _post(ticket: Ticket, member: Member, parsed: ParsedMail, source: str,
             db.session.rollback()
             return _result("ignored", "not_allowed", source=source, parsed=parsed,
                            detail=refusal.message, **ids)
-        log_id, message_id = row.id, message.id
-        try:   # link the log to its message (the message itself is already safe)
-            row.ticket_message_id = message_id
-            db.session.commit()
-        except Exception:  # noqa: BLE001
-            db.session.rollback()
-            log.warning("inbound mail %s: could not link message %s", log_id, message_id)
         return IntakeResult("taken", "taken", ticket_id=ids["ticket_id"],
-                            message_id=message_id, log_id=log_id, parsed=parsed,
+                            message_id=message.id, log_id=row.id, parsed=parsed,
                             detail="; ".join(notes))
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _linked(row: InboundMail):
+    """While post_message runs, point the log row at the message it creates, inside
+    the same transaction: the message's first flush gives it an id, and the row's
+    change is written by the commit's flush (no second commit)."""
+    session = db.session()
+    created: list[TicketMessage] = []
+
+    def collect(session, flush_context):
+        created.extend(o for o in session.new if isinstance(o, TicketMessage))
+
+    def link(session, flush_context):
+        if created and row.ticket_message_id is None:
+            row.ticket_message_id = created[0].id
+
+    event.listen(session, "after_flush", collect)
+    event.listen(session, "after_flush_postexec", link)
+    try:
+        yield
+    finally:
+        event.remove(session, "after_flush", collect)
+        event.remove(session, "after_flush_postexec", link)
 
 
 def _answer_closed(ticket: Ticket, member: Member, parsed: ParsedMail) -> bool:
