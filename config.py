@@ -75,6 +75,8 @@ def build_fab_roles() -> dict:
            ["NotificationsView", "can_resend"], ["NotificationSettingsApi", "can_get"],
            ["NotificationSettingsApi", "can_put"], ["Notificações", "menu_access"]]
         + [["InboundMailView", "can_show"], ["Mensagens recebidas", "menu_access"]]
+        + [["MailboxView", "can_show"], ["MailboxView", "can_edit"],
+           ["Caixa de e-mail", "menu_access"]]
         + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
            ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
@@ -227,6 +229,12 @@ class Config:
     INBOUND_MAIL_TOKEN = os.environ.get("INBOUND_MAIL_TOKEN") or None
     INBOUND_MAIL_MAX_MB = int(os.environ.get("INBOUND_MAIL_MAX_MB", "25"))
     INBOUND_MAIL_PER_HOUR = int(os.environ.get("INBOUND_MAIL_PER_HOUR", "60"))
+    # A company's own mailbox over IMAP (app/mailbox, docs/mailbox.md): the key that
+    # encrypts its password (default: derived from SECRET_KEY), how often it is polled,
+    # and the network timeout of one IMAP connection.
+    MAILBOX_SECRET_KEY = os.environ.get("MAILBOX_SECRET_KEY") or None
+    MAILBOX_POLL_SECONDS = int(os.environ.get("MAILBOX_POLL_SECONDS", "60"))
+    MAILBOX_TIMEOUT_SECONDS = float(os.environ.get("MAILBOX_TIMEOUT_SECONDS", "20"))
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

@@ -42,6 +42,10 @@ def register(appbuilder) -> None:
 
     appbuilder.add_view(InboundMailView, "Mensagens recebidas",
                         label=_l("Mensagens recebidas"), icon="fa-inbox", category="Conta")
+    from app.mailbox.views import MailboxView
+
+    appbuilder.add_view(MailboxView, "Caixa de e-mail", label=_l("Caixa de e-mail"),
+                        icon="fa-envelope-o", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     from app.views.profile import ProfileView
 

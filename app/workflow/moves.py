@@ -113,9 +113,11 @@ def subject_of(subject, description: str) -> str:
 
 
 def open_ticket(actor: Member, *, department_id, service_id, priority, description,
-                subject=None, upload=None, now: dt.datetime | None = None) -> Ticket:
+                subject=None, upload=None, now: dt.datetime | None = None,
+                uploads=()) -> Ticket:
     """A requester opens a ticket: validated, SLA due time computed, history and
-    notifications written, optional file stored; all or nothing."""
+    notifications written, optional file stored; all or nothing. ``uploads``: more
+    files (a mail's attachments, app.mailbox.opening)."""
     if not actor.has_profile("requester"):
         raise Forbidden("Apenas solicitantes abrem chamados.")
     account = db.session.get(Account, actor.account_id)
@@ -150,6 +152,8 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     try:
         db.session.flush()
         _store(upload, ticket, actor, stored)
+        for extra in uploads:
+            _store(extra, ticket, actor, stored)
         _event(ticket, "opened", actor, None, "open", when=now)
         notifications.enqueue("ticket_opened", ticket, actor, text=description)
         auto_assign(ticket, now)
