@@ -76,7 +76,8 @@ def build_fab_roles() -> dict:
            ["NotificationSettingsApi", "can_put"], ["Notificações", "menu_access"]]
         + [["InboundMailView", "can_show"], ["Mensagens recebidas", "menu_access"]]
         + [["MailboxView", "can_show"], ["MailboxView", "can_edit"],
-           ["Caixa de e-mail", "menu_access"]]
+           ["Caixa de e-mail", "menu_access"], ["MailboxApi", "can_get"],
+           ["MailboxApi", "can_put"]]
         + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
            ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
