@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app import accounts
 from app.extensions import db
-from app.mailbox import settings
+from app.mailbox import opening, settings  # noqa: F401 (opening: its log reasons)
 from app.models import Department, Service
 from app.security import ValidationError
 from app.tenancy import current_account
