@@ -236,6 +236,9 @@ class Config:
     MAILBOX_SECRET_KEY = os.environ.get("MAILBOX_SECRET_KEY") or None
     MAILBOX_POLL_SECONDS = int(os.environ.get("MAILBOX_POLL_SECONDS", "60"))
     MAILBOX_TIMEOUT_SECONDS = float(os.environ.get("MAILBOX_TIMEOUT_SECONDS", "20"))
+    # "1": a mailbox may be on a loopback, private or link-local address (an installation
+    # with its own mail server inside); otherwise only internet addresses.
+    MAILBOX_ALLOW_PRIVATE_HOSTS = os.environ.get("MAILBOX_ALLOW_PRIVATE_HOSTS", "0") == "1"
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

@@ -30,6 +30,8 @@ DOMAIN = "respostas.gestor.test"
 @pytest.fixture
 def inbound(app, monkeypatch):
     monkeypatch.setitem(app.config, "INBOUND_MAIL_DOMAIN", DOMAIN)
+    # The test server is on loopback, which a real account may not point at.
+    monkeypatch.setitem(app.config, "MAILBOX_ALLOW_PRIVATE_HOSTS", True)
     return DOMAIN
 
 
@@ -146,9 +148,10 @@ def test_new_mail_from_a_member_opens_a_ticket_in_the_mailbox_department_and_ser
     user, mailbox_id = mailbox
     (sender,) = emails(app, world, "requester2")
     raw = new_mail(sender.upper(), "Impressora sem toner", "A impressora do 2º andar "
-                   "está sem toner.\nPodem trocar?", files=[("foto.png", png(), "image/png"),
-                                                            ("lista.txt", b"toner 85A\n",
-                                                             "text/plain")])
+                   "está sem toner.\nPodem trocar?", files=[
+                       ("foto.png", png(), "image/png"), ("lista.txt", b"toner 85A\n",
+                                                          "text/plain"),
+                       ("nota.pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/pdf")])
     imap_server.append(user, raw)
     assert poll(app)[mailbox_id]["processed"] == 1
     (ticket,) = tickets(app, world)
@@ -169,11 +172,12 @@ def test_new_mail_from_a_member_opens_a_ticket_in_the_mailbox_department_and_ser
         logged = db.session.scalars(select(InboundMail)).all()
         assert [(r.status, r.reason, r.ticket_id) for r in logged] == [
             ("taken", "ticket_opened", ticket["id"])]
+        assert "nota.pdf" in logged[0].detail   # the file whose type lies: left out
         db.session.remove()
 
 
-def test_an_unknown_sender_is_answered_politely_and_moved_to_rejected(  # noqa: F811
-        app, world, imap_server, mailbox, smtp):
+def test_an_unknown_sender_is_answered_politely_and_moved_to_rejected(
+        app, world, imap_server, mailbox, smtp):  # noqa: F811
     user, mailbox_id = mailbox
     raw = new_mail("estranho@fora.example", "Orçamento", "Quero um orçamento.")
     imap_server.append(user, raw)
@@ -247,3 +251,30 @@ def test_a_wrong_password_is_shown_and_retried_without_a_crash(
     save(app, world, imap_server, user)   # the right password: tried again at once
     assert poll(app)[mailbox_id]["state"] == "ok"
     assert len(imap_server.messages(user, "Recusados")) == 1
+
+
+def test_a_mailbox_on_an_internal_address_is_refused_unless_allowed(
+        app, world, imap_server, mailbox, monkeypatch):
+    user, mailbox_id = mailbox
+    imap_server.append(user, new_mail("x@fora.example", "Oi", "Oi"))
+    monkeypatch.setitem(app.config, "MAILBOX_ALLOW_PRIVATE_HOSTS", False)
+    result = poll(app)[mailbox_id]
+    assert result["state"] == "error" and "rede interna" in result["error"]
+    assert len(imap_server.messages(user)) == 1
+    monkeypatch.setitem(app.config, "MAILBOX_ALLOW_PRIVATE_HOSTS", True)
+    assert poll(app, later(61))[mailbox_id]["state"] == "ok"
+
+
+def test_two_pollers_never_take_one_mailbox_at_once_and_flask_jobs_runs_the_poller(
+        app, world, imap_server, mailbox):
+    from app import jobs
+
+    _, mailbox_id = mailbox
+    now = later(0)
+    with app.app_context():
+        assert poller._claim(mailbox_id, now) is True
+        assert poller._claim(mailbox_id, now) is False      # the second process
+        assert poller.poll_due(now) == {}
+        db.session.remove()
+    jobs._load_jobs()
+    assert poller.poll_mailboxes in [func for _, func in jobs._JOBS]

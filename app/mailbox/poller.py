@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 import imaplib
+import ipaddress
 import logging
 import re
+import socket
 import ssl
 from types import SimpleNamespace
 
@@ -83,14 +85,68 @@ def _text(value) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()[:300]
 
 
+def _address_for(host: str, port: int) -> tuple:
+    """Where to connect: the first address of ``host`` that is on the internet. An
+    account's administrator types the host, so without MAILBOX_ALLOW_PRIVATE_HOSTS
+    (an installation whose mail server is on its own network) loopback, private and
+    link-local addresses are refused: the poller is no way into our own network. The
+    connection goes to the address checked here (no second lookup to rebind)."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise MailboxFailure(f"Servidor {host} não encontrado (DNS).") from None
+    allow_private = bool(current_app.config.get("MAILBOX_ALLOW_PRIVATE_HOSTS"))
+    for family, _, _, _, sockaddr in found:
+        try:
+            ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        except ValueError:
+            continue
+        if allow_private or ip.is_global:
+            return family, sockaddr
+    raise MailboxFailure(f"O servidor {host} aponta para um endereço de rede interna, "
+                         "que não é permitido.")
+
+
+def _socket_to(address: tuple, timeout: float) -> socket.socket:
+    family, sockaddr = address
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Imap(imaplib.IMAP4):
+    def __init__(self, host, port, address, timeout):
+        self._address = address
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return _socket_to(self._address, timeout)
+
+
+class _ImapSsl(imaplib.IMAP4_SSL):
+    def __init__(self, host, port, address, timeout):
+        self._address = address
+        super().__init__(host, port, ssl_context=ssl.create_default_context(),
+                         timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return self.ssl_context.wrap_socket(_socket_to(self._address, timeout),
+                                            server_hostname=self.host)
+
+
 def connect(mailbox: Mailbox, password: str) -> imaplib.IMAP4:
     timeout = _timeout()
+    address = _address_for(mailbox.host, mailbox.port)
     try:
         if mailbox.security == "ssl":
-            client = imaplib.IMAP4_SSL(mailbox.host, mailbox.port, timeout=timeout,
-                                       ssl_context=ssl.create_default_context())
+            client = _ImapSsl(mailbox.host, mailbox.port, address, timeout)
         else:
-            client = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)
+            client = _Imap(mailbox.host, mailbox.port, address, timeout)
             if mailbox.security == "starttls":
                 client.starttls(ssl_context=ssl.create_default_context())
     except ssl.SSLError as error:
