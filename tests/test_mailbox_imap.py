@@ -14,15 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.mail_in import threads
 from app.mail_in.models import InboundMail
 from app.mailbox import poller, settings
 from app.mailbox.models import Mailbox
 from app.models import Attachment, Ticket, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
-from tests.helpers import make_ticket
-from tests.mail_replies import png
-from tests.smtp_server import drain, emails, outbox, smtp  # noqa: F401
+from tests.helpers import load_ticket, make_ticket
+from tests.mail_replies import png, reply
+from tests.smtp_server import drain, emails, outbox, set_all, smtp  # noqa: F401
 
 DOMAIN = "respostas.gestor.test"
 
@@ -115,15 +114,18 @@ def later(seconds):
 
 
 def test_a_reply_in_the_mailbox_becomes_one_message_with_its_file_and_is_moved(
-        app, world, imap_server, mailbox):
+        app, world, imap_server, mailbox, smtp):  # noqa: F811
+    """End to end: a real notification (sent to aiosmtpd) answered from a reader, the
+    answer delivered to the company's mailbox, taken by the poller."""
     user, mailbox_id = mailbox
-    ticket_id = make_ticket(app, world, "in_progress")
+    set_all(app, world, recipients=("requester", "assignee"))
+    ticket_id = make_ticket(app, world, "waiting")
+    drain(app)
     (sender,) = emails(app, world, "requester")
-    with app.app_context():
-        address = threads.reply_address(ticket_id, world.users["requester"])
-    raw = new_mail(sender, f"Re: [Chamado #{ticket_id}] Acesso", "Segue o print.\n\n"
-                   "Em ter., 1 de dez. de 2026 às 10:02, Empresa Alfa escreveu:\n> antes\n",
-                   to=address, files=[("erro.png", png(), "image/png")])
+    (notification,) = [email.message_from_bytes(m["raw"], policy=policy.default)
+                       for m in smtp.received() if m["rcpt_tos"] == [sender]][-1:]
+    raw = reply(notification, sender=sender, text="Segue o print.",
+                attachments=[("erro.png", png(), "image/png")]).as_bytes()
     imap_server.append(user, raw)
 
     assert poll(app)[mailbox_id]["state"] == "ok"
@@ -131,6 +133,7 @@ def test_a_reply_in_the_mailbox_becomes_one_message_with_its_file_and_is_moved(
     assert message["author_id"] == world.users["requester"]
     assert message["body"] == "Segue o print."
     assert message["files"] == ["erro.png"]
+    assert load_ticket(app, world, ticket_id)["status"] == "in_progress"   # resumed
     assert imap_server.messages(user) == []
     assert len(imap_server.messages(user, "Processados")) == 1
 
