@@ -56,6 +56,7 @@ EVENTS = (
     "ticket_cancelled",
     "ticket_transferred",
     "ticket_reassigned",
+    "ticket_released",
 )
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")

@@ -8,10 +8,11 @@ import email.utils
 from email import policy
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.mail_in import threads
-from app.models import Account
+from app.models import Account, NotificationSetting
 from app.tenancy import account_scope
 from tests.helpers import make_ticket
 from tests.smtp_server import act, drain, emails, set_all, smtp  # noqa: F401
@@ -113,3 +114,31 @@ def test_without_an_inbound_domain_there_is_no_reply_to_and_the_footer_says_so(
     (item,) = smtp.received()
     assert item["message"]["Reply-To"] is None
     assert "não responda a este e-mail" in item["message"].get_body(("plain",)).get_content()
+
+
+def test_releasing_a_ticket_mails_the_departments_other_attendants_in_the_thread(
+        app, world, smtp, inbound):
+    from app import accounts
+
+    with app.app_context(), account_scope(world.account_id):   # the account's defaults
+        for row in db.session.scalars(select(NotificationSetting)):
+            default = accounts.default_notification_setting(world.account_id, row.event)
+            row.enabled = True
+            for r in ("requester", "assignee", "department_attendants", "managers"):
+                setattr(row, f"to_{r}", getattr(default, f"to_{r}"))
+        db.session.commit()
+        db.session.remove()
+    ticket_id = make_ticket(app, world, "assumed")
+    drain(app)
+    smtp.clear()
+    act(app, world, ticket_id, "release", "attendant")
+    drain(app)
+    (item,) = smtp.received()
+    assert item["rcpt_tos"] == sorted(emails(app, world, "attendant2"))
+    message = item["message"]
+    assert message["Subject"] == f"[Chamado #{ticket_id}] Preciso de acesso ao sistema " \
+                                 "financeiro."
+    assert "devolveu o chamado" in message.get_body(("plain",)).get_content()
+    assert message["References"].split()[0].startswith(f"<chamado-{ticket_id}-")
+    # ...and the previous mail to that attendant (the opening) is what it answers.
+    assert message["In-Reply-To"].startswith("<ticket_opened.")

@@ -7,7 +7,11 @@
 * ``inbound_mail``: every mail offered to the intake (app/mail_in), taken or not, with
   its reason, kept 30 days. ``dedup_key`` is unique (set only on taken mails).
 
-Only adds: ALTER TABLE ADD COLUMN on SQLite too (no table is copied).
+* ``notification_setting.event`` takes ``ticket_released`` (the desk's "Devolver à
+  fila" now mails the department's attendants by default).
+
+SQLite copies ``notification_setting`` to change its check (it has no triggers); the
+other changes only add.
 
 Revision ID: c28d9e0f1a37
 Revises: af6a7b8c9d04
@@ -21,8 +25,21 @@ down_revision = "af6a7b8c9d04"
 branch_labels = None
 depends_on = None
 
+OLD_EVENTS = ("ticket_opened", "ticket_assumed", "ticket_started", "requester_message",
+              "attendant_message", "ticket_concluded", "conclusion_reviewed",
+              "survey_filled", "ticket_waiting", "ticket_cancelled", "ticket_transferred",
+              "ticket_reassigned")
+NEW_EVENTS = OLD_EVENTS + ("ticket_released",)
+
+
+def _in(column, values):
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
 
 def upgrade():
+    with op.batch_alter_table("notification_setting") as batch:
+        batch.drop_constraint(op.f("ck_notification_setting_event"), type_="check")
+        batch.create_check_constraint("event", _in("event", NEW_EVENTS))
     with op.batch_alter_table("outbox_mail") as batch:
         batch.add_column(sa.Column("sender_name", sa.String(150), nullable=True))
         batch.add_column(sa.Column("reply_to", sa.String(320), nullable=True))
@@ -73,3 +90,7 @@ def downgrade():
         batch.drop_column("thread_refs")
         batch.drop_column("reply_to")
         batch.drop_column("sender_name")
+    op.execute("DELETE FROM notification_setting WHERE event = 'ticket_released'")
+    with op.batch_alter_table("notification_setting") as batch:
+        batch.drop_constraint(op.f("ck_notification_setting_event"), type_="check")
+        batch.create_check_constraint("event", _in("event", OLD_EVENTS))
