@@ -251,9 +251,10 @@ def test_a_wrong_password_is_shown_and_retried_without_a_crash(
     assert "Login recusado" in page and "Senha-errada-91c4" not in page
     assert len(imap_server.messages(user)) == 1     # nothing taken, nothing lost
 
-    save(app, world, imap_server, user)   # the right password: tried again at once
+    # The right password (and a folder with an accent): tried again at once.
+    save(app, world, imap_server, user, rejected_folder="Recusados/Não cadastrados")
     assert poll(app)[mailbox_id]["state"] == "ok"
-    assert len(imap_server.messages(user, "Recusados")) == 1
+    assert len(imap_server.messages(user, "Recusados/N&AOM-o cadastrados")) == 1
 
 
 def test_a_mailbox_on_an_internal_address_is_refused_unless_allowed(

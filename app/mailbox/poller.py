@@ -23,6 +23,7 @@ path for every server.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import imaplib
 import ipaddress
@@ -75,7 +76,29 @@ def _timeout() -> float:
 # --- IMAP ------------------------------------------------------------------------
 
 
+def imap_utf7(name: str) -> str:
+    """A folder name as IMAP spells it (RFC 3501's modified UTF-7): "Concluídos" is
+    ``Conclu&AO0-dos``."""
+    out, pending = [], []
+
+    def flush():
+        if pending:
+            chunk = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + chunk.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
 def _quote(folder: str) -> str:
+    folder = imap_utf7(folder)
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
