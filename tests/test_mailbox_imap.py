@@ -282,3 +282,30 @@ def test_two_pollers_never_take_one_mailbox_at_once_and_flask_jobs_runs_the_poll
         db.session.remove()
     jobs._load_jobs()
     assert poller.poll_mailboxes in [func for _, func in jobs._JOBS]
+
+
+def test_a_mail_whose_ticket_cannot_be_written_is_left_unseen_and_taken_next_round(
+        app, world, imap_server, mailbox, monkeypatch, tmp_path):
+    """All or nothing: the files cannot be stored (the upload folder is broken), so no
+    ticket, no log row, and the mail stays in the inbox for the next round."""
+    user, mailbox_id = mailbox
+    (sender,) = emails(app, world, "requester")
+    imap_server.append(user, new_mail(sender, "Com anexo", "Veja o anexo.",
+                                      files=[("foto.png", png(), "image/png")]))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    good_folder = app.config["UPLOAD_FOLDER"]
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(blocker / "uploads"))
+    assert poll(app)[mailbox_id] == {"state": "ok", "processed": 0, "rejected": 0,
+                                      "left": 1}
+    assert tickets(app, world) == []
+    with app.app_context(), account_scope(UNSCOPED):
+        assert db.session.scalars(select(InboundMail)).all() == []
+        db.session.remove()
+    assert len(imap_server.messages(user)) == 1
+
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", good_folder)
+    assert poll(app, later(61))[mailbox_id]["processed"] == 1
+    (ticket,) = tickets(app, world)
+    assert ticket["files"] == ["foto.png"]
+    assert imap_server.messages(user) == []
