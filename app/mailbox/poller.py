@@ -103,6 +103,10 @@ def _quote(folder: str) -> str:
 
 
 def _text(value) -> str:
+    """A server's answer or an error as one short line (imaplib's errors carry the
+    server's bytes: shown as text, not as b'...')."""
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], bytes):
+        value = value.args[0]
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()[:300]
