@@ -1,7 +1,7 @@
 """How many mails per second the outbox sender drains into a loopback SMTP server.
 
     python -m bench mail [--mails 2000] [--workers 1] [--batch 50]
-                         [--backend sqlite|postgresql]
+                         [--backend sqlite|postgresql] [--replies 500] [--clients 4]
 
 Builds a throw-away database (SQLite in a temp folder, or a throw-away PostgreSQL on
 loopback via tests/pgserver.py), an account with every notification on, and opens
@@ -9,7 +9,9 @@ tickets through app.workflow until the outbox holds ``--mails`` rows (each openi
 writes one mail per recipient, rendered from the real templates). Then an aiosmtpd
 server on 127.0.0.1 that accepts everything is started, and ``--workers`` threads run
 app.mailer.send_due until the outbox is empty (the SMTP server runs in a child process,
-so it does not share the sender's GIL). Prints the enqueue rate and the drain rate. Bounded: loopback only, the given number of mails, a 10-minute cap.
+so it does not share the sender's GIL). Prints the enqueue rate and the drain rate;
+then ``--replies`` answers with a 100 KB attachment each go through the HTTP intake
+(bench/mail_intake.py) and it prints replies per second. Bounded: loopback only, the given number of mails, a 10-minute cap.
 """
 from __future__ import annotations
 
@@ -169,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--replies", type=int, default=500,
+                        help="respostas por e-mail pela entrada HTTP (0: não medir)")
+    parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -201,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             print("ERRO: nem todos os e-mails foram entregues exatamente uma vez",
                   file=sys.stderr)
             return 1
+        if args.replies:   # the other direction: replies taken by the HTTP intake
+            from bench import mail_intake
+
+            if not mail_intake.run(app, database_url, folder, replies=args.replies,
+                                   clients=args.clients, backend=args.backend):
+                return 1
     finally:
         if received is None:
             _stop_server(server)
