@@ -239,6 +239,8 @@ class Config:
     # "1": a mailbox may be on a loopback, private or link-local address (an installation
     # with its own mail server inside); otherwise only internet addresses.
     MAILBOX_ALLOW_PRIVATE_HOSTS = os.environ.get("MAILBOX_ALLOW_PRIVATE_HOSTS", "0") == "1"
+    # A PEM file of CAs to trust instead of the system's (an internal mail server's own CA).
+    MAILBOX_CA_FILE = os.environ.get("MAILBOX_CA_FILE") or None
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

@@ -9,8 +9,10 @@ port (an outage); ``new_user`` and ``append`` set up a test's mailbox.
 """
 from __future__ import annotations
 
+import datetime
 import grp
 import imaplib
+import ipaddress
 import os
 import pwd
 import secrets
@@ -31,7 +33,10 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -64,7 +69,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {ssl_port}
   }}
   chroot =
   process_min_avail = 0
@@ -92,6 +98,35 @@ def _binary() -> str:
     return found
 
 
+def _self_signed(root: str) -> str:
+    """A certificate for 127.0.0.1 (its own CA: a test trusts it through
+    MAILBOX_CA_FILE, or sees it refused without)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file = os.path.join(root, "cert.pem")
+    with open(cert_file, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(root, "key.pem"), "wb") as out:
+        out.write(key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()))
+    return cert_file
+
+
 def _identities() -> dict:
     """Who the server's processes run as: never root (Dovecot refuses it for logins)."""
     if os.geteuid() == 0:
@@ -109,7 +144,8 @@ class ImapServer:
 
     def __init__(self):
         self.binary = _binary()
-        self.port = free_port()
+        self.port = free_port()        # IMAP (plain login, STARTTLS offered)
+        self.ssl_port = free_port()    # IMAPS
         self.root = tempfile.mkdtemp(prefix="gestor-imap-")
         self.ids = _identities()
         self.users: dict[str, str] = {}
@@ -119,9 +155,11 @@ class ImapServer:
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         if os.geteuid() == 0:
             os.chown(os.path.join(self.root, "mail"), self.ids["uid"], self.ids["gid"])
+        self.cert_file = _self_signed(self.root)
         self.config = os.path.join(self.root, "dovecot.conf")
         with open(self.config, "w") as out:
-            out.write(CONFIG.format(root=self.root, port=self.port, **self.ids))
+            out.write(CONFIG.format(root=self.root, port=self.port, ssl_port=self.ssl_port,
+                                    **self.ids))
         self.password = "imap-" + secrets.token_hex(8)
         self._pool = [f"caixa{n:04d}@empresa.example" for n in range(POOL, 0, -1)]
         self.users = {user: self.password for user in self._pool}

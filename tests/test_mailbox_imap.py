@@ -309,3 +309,23 @@ def test_a_mail_whose_ticket_cannot_be_written_is_left_unseen_and_taken_next_rou
     (ticket,) = tickets(app, world)
     assert ticket["files"] == ["foto.png"]
     assert imap_server.messages(user) == []
+
+
+def test_tls_certificates_are_checked_over_ssl_and_starttls(
+        app, world, imap_server, inbound, monkeypatch):
+    user, _ = imap_server.new_user()
+    mailbox_id = save(app, world, imap_server, user, security="ssl",
+                      port=str(imap_server.ssl_port))
+    imap_server.append(user, new_mail("x@fora.example", "Oi", "Oi"))
+    refused = poll(app)[mailbox_id]   # a certificate no CA of the system signed
+    assert refused["state"] == "error" and "Falha no TLS" in refused["error"]
+    assert "CERTIFICATE_VERIFY_FAILED" in refused["error"]
+    assert len(imap_server.messages(user)) == 1
+
+    monkeypatch.setitem(app.config, "MAILBOX_CA_FILE", imap_server.cert_file)
+    assert poll(app, later(61))[mailbox_id] == {"state": "ok", "processed": 0,
+                                                 "rejected": 1, "left": 0}
+    save(app, world, imap_server, user, security="starttls", port=str(imap_server.port))
+    imap_server.append(user, new_mail("y@fora.example", "Olá", "Olá"))
+    assert poll(app)[mailbox_id]["rejected"] == 1
+    assert len(imap_server.messages(user, "Recusados")) == 2

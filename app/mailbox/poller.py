@@ -69,6 +69,13 @@ def _poll_seconds() -> float:
     return float(current_app.config.get("MAILBOX_POLL_SECONDS") or 60)
 
 
+def _tls_context() -> ssl.SSLContext:
+    """Certificates checked (name and chain) against the system's CAs, or against
+    MAILBOX_CA_FILE: the CA of an installation's own mail server."""
+    cafile = current_app.config.get("MAILBOX_CA_FILE") or None
+    return ssl.create_default_context(cafile=cafile)
+
+
 def _timeout() -> float:
     return float(current_app.config.get("MAILBOX_TIMEOUT_SECONDS") or 20)
 
@@ -158,7 +165,7 @@ class _Imap(imaplib.IMAP4):
 class _ImapSsl(imaplib.IMAP4_SSL):
     def __init__(self, host, port, address, timeout):
         self._address = address
-        super().__init__(host, port, ssl_context=ssl.create_default_context(),
+        super().__init__(host, port, ssl_context=_tls_context(),
                          timeout=timeout)
 
     def _create_socket(self, timeout):
@@ -175,7 +182,7 @@ def connect(mailbox: Mailbox, password: str) -> imaplib.IMAP4:
         else:
             client = _Imap(mailbox.host, mailbox.port, address, timeout)
             if mailbox.security == "starttls":
-                client.starttls(ssl_context=ssl.create_default_context())
+                client.starttls(ssl_context=_tls_context())
     except ssl.SSLError as error:
         raise MailboxFailure(f"Falha no TLS com {mailbox.host}:{mailbox.port}: "
                              f"{_text(error.reason or error)}") from None
