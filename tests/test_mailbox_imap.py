@@ -329,3 +329,18 @@ def test_tls_certificates_are_checked_over_ssl_and_starttls(
     imap_server.append(user, new_mail("y@fora.example", "Olá", "Olá"))
     assert poll(app)[mailbox_id]["rejected"] == 1
     assert len(imap_server.messages(user, "Recusados")) == 2
+
+
+def test_a_member_who_may_not_open_tickets_is_set_aside_without_an_answer(
+        app, world, imap_server, mailbox):
+    user, mailbox_id = mailbox
+    (attendant,) = emails(app, world, "attendant")
+    imap_server.append(user, new_mail(attendant, "Teste", "Sou atendente."))
+    assert poll(app)[mailbox_id]["rejected"] == 1
+    assert tickets(app, world) == [] and outbox(app) == []
+    with app.app_context(), account_scope(world.account_id):
+        (row,) = db.session.scalars(select(InboundMail)).all()
+        assert (row.reason, row.member_id) == ("mailbox_not_allowed", world.users["attendant"])
+        assert "sem o perfil de solicitante" in row.detail
+        db.session.remove()
+    assert len(imap_server.messages(user, "Recusados")) == 1

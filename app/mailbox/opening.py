@@ -10,6 +10,8 @@ when it answers ``not_a_reply``:
   out and named in the log). Ticket, files, history, notifications and the log row
   with its unique ``dedup_key`` are one commit: the same mail taken twice (two polls,
   two pollers, the mail copied back) opens one ticket;
+* from one of the account's members who may not (inactive, no requester profile):
+  logged and set aside, not answered;
 * from anyone else: one polite answer through the outbox (never to automatic mail,
   which the intake already ignored; at most one a day per address) and the log row.
 
@@ -72,17 +74,22 @@ def take(raw: bytes, mailbox: Mailbox) -> Outcome:
         member = _member_for(parsed.sender, mailbox.account_id)
         if member is None:
             return _refuse(parsed, mailbox)
+        if not member.active or not member.has_profile("requester"):
+            # One of the account's own people who may not open tickets: logged for
+            # the administrators, set aside, not answered (they are not strangers).
+            why = "membro inativo" if not member.active else "sem o perfil de solicitante"
+            intake.record("ignored", "mailbox_not_allowed", source=SOURCE, parsed=parsed,
+                          dedup=True, account_id=mailbox.account_id, member_id=member.id,
+                          detail=f"{parsed.sender}: {why}")
+            return Outcome("rejected", "ignored", "mailbox_not_allowed")
         return _open(parsed, mailbox, member)
 
 
 def _member_for(sender: str, account_id: int) -> Member | None:
     if not sender:
         return None
-    member = db.session.scalar(select(Member).where(
+    return db.session.scalar(select(Member).where(
         func.lower(Member.email) == sender.lower(), Member.account_id == account_id))
-    if member is None or not member.active or not member.has_profile("requester"):
-        return None
-    return member
 
 
 def _acceptable(parsed: ParsedMail) -> tuple[list[FileStorage], list[str]]:
