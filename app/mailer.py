@@ -132,9 +132,12 @@ def build_message(row) -> Message:
     default_sender = current_app.config.get("MAIL_DEFAULT_SENDER")
     sender = default_sender
     name = thread.get("sender_name")
-    if name and default_sender:  # the company's name before the configured address
-        sender = (re.sub(r"[\x00-\x1f\x7f]+", " ", name).strip(),
-                  parseaddr(default_sender)[1])
+    # The company's name before the configured address. What could pass for another
+    # address or a list in a reader that decodes before parsing (< > @ " : ; , \)
+    # and what could end the header go.
+    name = " ".join(re.sub(r'[\x00-\x1f\x7f<>"@\\:;,]+', " ", name or "").split())
+    if name and default_sender:
+        sender = (name, parseaddr(default_sender)[1])
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     refs = (thread.get("thread_refs") or "").split()
     if refs:  # the ticket's thread: its root first, the previous mail last

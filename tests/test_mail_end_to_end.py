@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import screenshot
 from tests.helpers import load_ticket, make_ticket
-from tests.mail_replies import png, reply
-from tests.smtp_server import drain, emails, set_all, smtp  # noqa: F401
+from tests.mail_replies import drain, png, reply
+from tests.smtp_server import emails, set_all, smtp  # noqa: F401
 from tests.test_mail_intake import DOMAIN, log_rows, messages_of, notification_for
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -10,8 +10,8 @@ from app.mail_in.models import InboundMail
 from app.models import Attachment, OutboxMail, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
 from tests.helpers import make_ticket
-from tests.mail_replies import png, reply
-from tests.smtp_server import drain, emails, set_all, smtp  # noqa: F401
+from tests.mail_replies import drain, png, reply
+from tests.smtp_server import emails, set_all, smtp  # noqa: F401
 from tests.test_mail_intake import DOMAIN, messages_of, notification_for
 
 TOKEN = "token-de-entrega-com-bastante-entropia-123"

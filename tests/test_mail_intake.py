@@ -16,8 +16,8 @@ from app.mail_in.models import InboundMail
 from app.models import Attachment, OutboxMail, TicketMessage
 from app.tenancy import UNSCOPED, account_scope
 from tests.helpers import load_ticket, make_ticket
-from tests.mail_replies import png, reply
-from tests.smtp_server import act, drain, emails, set_all, smtp  # noqa: F401
+from tests.mail_replies import drain, png, reply
+from tests.smtp_server import act, emails, set_all, smtp  # noqa: F401
 
 DOMAIN = "respostas.gestor.test"
 

@@ -15,7 +15,8 @@ from app.mail_in import threads
 from app.models import Account, NotificationSetting
 from app.tenancy import account_scope
 from tests.helpers import make_ticket
-from tests.smtp_server import act, drain, emails, set_all, smtp  # noqa: F401
+from tests.mail_replies import drain
+from tests.smtp_server import act, emails, set_all, smtp  # noqa: F401
 
 DOMAIN = "respostas.gestor.test"
 
@@ -142,3 +143,23 @@ def test_releasing_a_ticket_mails_the_departments_other_attendants_in_the_thread
     assert message["References"].split()[0].startswith(f"<chamado-{ticket_id}-")
     # ...and the previous mail to that attendant (the opening) is what it answers.
     assert message["In-Reply-To"].startswith("<ticket_opened.")
+
+
+def test_a_hostile_company_name_is_only_the_display_name(app, world, smtp):
+    with app.app_context(), account_scope(world.account_id):
+        db.session.get(Account, world.account_id).name = \
+            'Empresa "Ação" <chefe@evil.example>\r\nBcc: intruso@evil.example'
+        db.session.commit()
+        db.session.remove()
+    set_all(app, world, recipients=("requester",))
+    make_ticket(app, world, "open")
+    drain(app)
+    (item,) = smtp.received()
+    assert item["rcpt_tos"] == sorted(emails(app, world, "requester"))
+    message = item["message"]
+    assert message["Bcc"] is None and len(message.get_all("From")) == 1
+    name, address = email.utils.parseaddr(message["From"])
+    assert address == "nao-responda@gestor.local"
+    # (a long encoded name is folded into several encoded words: compare without spaces)
+    assert name.replace(" ", "") == "EmpresaAçãochefeevil.exampleBccintrusoevil.example"
+    assert "@" not in message["From"].split("<")[0]
