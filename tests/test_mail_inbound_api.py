@@ -183,3 +183,14 @@ def test_the_log_shows_each_mail_to_its_own_accounts_administrators(
     other = web("beta_admin").get("/mensagens-recebidas/").get_data(as_text=True)
     assert "outro@evil.example" not in other and "Nenhum e-mail recebido" in other
     assert web("alfa_requester").get("/mensagens-recebidas/").status_code in (302, 403)
+
+
+def test_a_huge_sender_and_nul_bytes_are_logged_not_a_500(app, world, inbound, mail):
+    ticket_id, notification, sender = mail
+    raw = (f"From: {'a' * 1000}@cliente.example\r\nTo: {notification['Reply-To']}\r\n"
+           f"Subject: nulo\x00aqui {'x' * 400}\r\nMessage-ID: <{'m' * 600}@x>\r\n\r\n"
+           "Corpo\x00 com nulo.\r\n").encode()
+    response = post(inbound, raw)
+    assert (response.status_code, response.get_json()) == (
+        200, {"status": "ignored", "reason": "sender_mismatch"})
+    assert messages_of(app, ticket_id) == []

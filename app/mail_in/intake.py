@@ -123,7 +123,7 @@ def record(status: str, reason: str, *, source: str, parsed: ParsedMail | None =
         message_id=parsed.message_id[:255] if parsed else None,
         content_hash=parsed.content_hash if parsed else None,
         dedup_key=parsed.dedup_key if parsed is not None and dedup else None,
-        sender=(parsed.sender or None) if parsed else None,
+        sender=(parsed.sender[:320] or None) if parsed else None,
         subject=parsed.subject[:255] if parsed else None, status=status, reason=reason,
         detail=(detail or "")[:2000] or None, ticket_id=ticket_id,
         ticket_message_id=ticket_message_id, member_id=member_id, attachments=attachments)

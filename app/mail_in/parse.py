@@ -361,7 +361,7 @@ def parse(raw: bytes, *, max_parts: int = MAX_PARTS, max_depth: int = MAX_DEPTH,
         raise MailRefused("unparseable", "sem cabeçalho From")
     senders = email.utils.getaddresses(all_headers(message, "From"))
     sender_name, sender = (senders[0] if senders else ("", ""))
-    sender = sender.strip().lower() if "@" in (sender or "") else ""
+    sender = sender.strip().lower()[:320] if "@" in (sender or "") else ""
     message_id = header(message, "Message-ID")[:255]
     try:
         automatic = automatic_reason(message, envelope_sender)
