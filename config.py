@@ -74,6 +74,10 @@ def build_fab_roles() -> dict:
         + [["NotificationsView", "can_show"], ["NotificationsView", "can_edit"],
            ["NotificationsView", "can_resend"], ["NotificationSettingsApi", "can_get"],
            ["NotificationSettingsApi", "can_put"], ["Notificações", "menu_access"]]
+        + [["InboundMailView", "can_show"], ["Mensagens recebidas", "menu_access"]]
+        + [["MailboxView", "can_show"], ["MailboxView", "can_edit"],
+           ["Caixa de e-mail", "menu_access"], ["MailboxApi", "can_get"],
+           ["MailboxApi", "can_put"]]
         + [["Estrutura", "menu_access"], ["Setores", "menu_access"], ["Membros", "menu_access"],
            ["Departamentos", "menu_access"], ["Serviços", "menu_access"],
            ["Conta", "menu_access"], ["Minha conta", "menu_access"]]
@@ -252,6 +256,25 @@ class Config:
     REPLICA_CHECK_SECONDS = os.environ.get("REPLICA_CHECK_SECONDS", "2")
     HEALTH_OUTBOX_MAX_AGE_SECONDS = os.environ.get("HEALTH_OUTBOX_MAX_AGE_SECONDS", "900")
     STATIC_MAX_AGE_SECONDS = os.environ.get("STATIC_MAX_AGE_SECONDS", "300")
+    # Mail coming in (app/mail_in, docs/inbound-mail.md): the domain of the signed reply
+    # addresses (none: notifications carry no Reply-To), the bearer token of
+    # POST /api/v1/inbound-mail (none: the endpoint refuses everything), the largest
+    # mail taken, and mails taken per sender address per hour.
+    INBOUND_MAIL_DOMAIN = os.environ.get("INBOUND_MAIL_DOMAIN") or None
+    INBOUND_MAIL_TOKEN = os.environ.get("INBOUND_MAIL_TOKEN") or None
+    INBOUND_MAIL_MAX_MB = int(os.environ.get("INBOUND_MAIL_MAX_MB", "25"))
+    INBOUND_MAIL_PER_HOUR = int(os.environ.get("INBOUND_MAIL_PER_HOUR", "60"))
+    # A company's own mailbox over IMAP (app/mailbox, docs/mailbox.md): the key that
+    # encrypts its password (default: derived from SECRET_KEY), how often it is polled,
+    # and the network timeout of one IMAP connection.
+    MAILBOX_SECRET_KEY = os.environ.get("MAILBOX_SECRET_KEY") or None
+    MAILBOX_POLL_SECONDS = int(os.environ.get("MAILBOX_POLL_SECONDS", "60"))
+    MAILBOX_TIMEOUT_SECONDS = float(os.environ.get("MAILBOX_TIMEOUT_SECONDS", "20"))
+    # "1": a mailbox may be on a loopback, private or link-local address (an installation
+    # with its own mail server inside); otherwise only internet addresses.
+    MAILBOX_ALLOW_PRIVATE_HOSTS = os.environ.get("MAILBOX_ALLOW_PRIVATE_HOSTS", "0") == "1"
+    # A PEM file of CAs to trust instead of the system's (an internal mail server's own CA).
+    MAILBOX_CA_FILE = os.environ.get("MAILBOX_CA_FILE") or None
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

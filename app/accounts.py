@@ -49,6 +49,7 @@ DEFAULT_NOTIFICATIONS = {
     "ticket_cancelled": ("requester", "assignee"),
     "ticket_transferred": ("requester", "department_attendants"),
     "ticket_reassigned": ("assignee",),
+    "ticket_released": ("department_attendants",),
 }
 
 

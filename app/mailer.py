@@ -127,15 +127,38 @@ def mail_state():
 
 
 def build_message(row) -> Message:
+    from email.utils import parseaddr
+
+    from app.mail_in import threads
+
+    thread = {f: getattr(row, f) for f in ("sender_name", "reply_to", "thread_refs")
+              if hasattr(row, f)}
+    if len(thread) < 3 and getattr(row, "id", None) is not None:
+        # The sender's snapshot does not carry the thread columns: one read by key.
+        found = db.session.execute(
+            select(OutboxMail.sender_name, OutboxMail.reply_to, OutboxMail.thread_refs)
+            .where(OutboxMail.id == row.id)).first()
+        thread = found._asdict() if found else {}
+    default_sender = current_app.config.get("MAIL_DEFAULT_SENDER")
+    sender = default_sender
+    name = thread.get("sender_name")
+    # The company's name before the configured address. What could pass for another
+    # address or a list in a reader that decodes before parsing (< > @ " : ; , \)
+    # and what could end the header go.
+    name = " ".join(re.sub(r'[\x00-\x1f\x7f<>"@\\:;,]+', " ", name or "").split())
+    if name and default_sender:
+        sender = (name, parseaddr(default_sender)[1])
+    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+    refs = (thread.get("thread_refs") or "").split()
+    if refs:  # the ticket's thread: its root first, the previous mail last
+        headers["References"] = " ".join(refs)
+        headers["In-Reply-To"] = refs[-1]
     message = Message(subject=row.subject, recipients=[row.recipient_email],
-                      body=row.body_text, html=row.body_html,
-                      sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
-                      extra_headers={"Auto-Submitted": "auto-generated",
-                                     "X-Auto-Response-Suppress": "All"})
+                      body=row.body_text, html=row.body_html, sender=sender,
+                      reply_to=thread.get("reply_to") or None,
+                      extra_headers=headers)
     # A stable Message-ID: a mail sent twice after a crash is recognisably the same one.
-    domain = (current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "gestor.local")
-    local = re.sub(r"[^A-Za-z0-9_.-]", ".", row.idempotency_key)
-    message.msgId = f"<{local}@{domain}>"
+    message.msgId = threads.message_id_for(row.idempotency_key)
     return message
 
 

@@ -56,6 +56,7 @@ EVENTS = (
     "ticket_cancelled",
     "ticket_transferred",
     "ticket_reassigned",
+    "ticket_released",
 )
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
@@ -491,7 +492,17 @@ class OutboxMail(TenantMixin, Model):
     last_error = Column(Text)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     sent_at = Column(DateTime(timezone=True))
+    # Threads and replies (app.mail_in.threads): the From display name (the company),
+    # the signed Reply-To, and "References" (the ticket's root Message-ID first).
+    sender_name = Column(String(150))
+    reply_to = Column(String(320))
+    thread_refs = Column(Text)
     __table_args__ = (
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_ticket_recipient", "ticket_id", "recipient_id", "id"),
     )
+
+
+import app.mail_in.models  # noqa: E402,F401  (InboundMail: the mail intake's log)
+import app.mailbox.models  # noqa: E402,F401  (Mailbox: a company's own IMAP mailbox)

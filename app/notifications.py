@@ -19,14 +19,14 @@ import re
 import uuid
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.security import ValidationError
-from app.vocabulary import NOTIFICATION_LABELS, PRIORITY_LABELS, STATUS_LABELS
+from app.mail_in import threads
 from app.models import (
     EVENTS,
     RECIPIENTS,
+    Account,
     Department,
     Member,
     NotificationSetting,
@@ -37,6 +37,8 @@ from app.models import (
     department_attendant,
     utcnow,
 )
+from app.security import ValidationError
+from app.vocabulary import NOTIFICATION_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
 EVENT_LABELS = NOTIFICATION_LABELS
 RECIPIENT_LABELS = {
@@ -172,18 +174,39 @@ def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
     context = _context(event, ticket, actor, text)
     now = utcnow()
     rows = []
+    previous = _previous_keys(ticket.id)
     for role, member in recipients:
-        subject, body_text, body_html = render(event, context, role, member)
+        reply_to = threads.reply_address(ticket.id, member.id)
+        values = {"can_reply": bool(reply_to) and member.id in (ticket.requester_id,
+                                                                ticket.assignee_id)}
+        subject, body_text, body_html = render(event, {**context, **values}, role, member)
         row = OutboxMail(
             account_id=ticket.account_id, ticket_id=ticket.id, event=event,
             recipient_id=member.id, recipient_email=one_line(member.email, 320),
             subject=subject, body_text=body_text, body_html=body_html,
             idempotency_key=f"{event}:{ticket.id}:{ref}:{member.id}"[:120],
             status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            sender_name=context["company"] or None, reply_to=reply_to,
+            thread_refs=threads.references_for(ticket.id, previous.get(member.id)),
         )
         db.session.add(row)
         rows.append(row)
     return rows
+
+
+def _previous_keys(ticket_id: int) -> dict[int, str]:
+    """recipient id -> the idempotency key of the last mail written to them about the
+    ticket (this transaction's pending ones included): what a new mail replies to.
+    One query per event, whatever the number of recipients."""
+    latest = (select(func.max(OutboxMail.id)).where(OutboxMail.ticket_id == ticket_id)
+              .group_by(OutboxMail.recipient_id))
+    keys = dict(db.session.execute(
+        select(OutboxMail.recipient_id, OutboxMail.idempotency_key)
+        .where(OutboxMail.ticket_id == ticket_id, OutboxMail.id.in_(latest))).all())
+    for obj in db.session.new:
+        if isinstance(obj, OutboxMail) and obj.ticket_id == ticket_id:
+            keys[obj.recipient_id] = obj.idempotency_key
+    return keys
 
 
 # --- settings (the API and the admin screen share these) ---------------------------
@@ -277,6 +300,9 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
         "automatic": actor is None,
         "text": text or "",
         "link": f"{base_url}/chamados/{ticket.id}",
+        "open_link": f"{base_url}/cliente/abrir",
+        "company": one_line(getattr(db.session.get(Account, ticket.account_id), "name", ""),
+                            150),
         "approved": ticket.status == "closed",
         "score": None,
     }
@@ -292,18 +318,20 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
     return context
 
 
+def thread_subject(ticket_id: int, ticket_subject: str) -> str:
+    """``[Chamado #<id>] <assunto>``: one line, at most 255 characters."""
+    return one_line(f"[Chamado #{ticket_id}] {one_line(ticket_subject, 200)}", SUBJECT_MAX)
+
+
 def render(event: str, context: dict, role: str, member: Member) -> tuple[str, str, str]:
     """Subject (one line, always with ``#<ticket id>``), text and HTML bodies.
 
     Templates are rendered straight from the Jinja environment (no request, no context
     processors); Flask autoescapes the ``.html`` ones, the ``.txt`` ones stay plain.
     """
-    summary = one_line(context["ticket_subject"], SUMMARY_MAX)
-    label = context["event_label"]
-    if event == "ticket_opened" and role == "requester":
-        label = "Recebemos seu chamado"
-    subject = one_line(f"[Chamado #{context['ticket_id']}] {label} - "
-                       f"{one_line(context['service'])}: {summary}", SUBJECT_MAX)
+    # One subject for every mail of the ticket, so that readers that thread by subject
+    # (Gmail) keep them together; what happened is the body's first line.
+    subject = thread_subject(context["ticket_id"], context["ticket_subject"])
     values = {**context, "subject": subject, "recipient_role": role,
               "recipient_name": member.full_name or member.username}
     env = current_app.jinja_env

@@ -49,6 +49,7 @@ NOTIFICATION_LABELS = {
     "ticket_cancelled": "Chamado cancelado",
     "ticket_transferred": "Chamado transferido",
     "ticket_reassigned": "Chamado atribuído a você",
+    "ticket_released": "Chamado devolvido à fila",
 }
 ASSIGNMENT_LABELS = {"manual": "Manual (o atendente assume)",
                      "round_robin": "Automática: rodízio entre os disponíveis",

@@ -2,6 +2,7 @@
 
     python -m bench mail [--mails 2000] [--workers 1] [--batch 50]
                          [--backend sqlite|postgresql] [--processes [--sigterm]]
+                         [--replies 500] [--clients 4]
 
 Builds a throw-away database (SQLite in a temp folder, or a throw-away PostgreSQL on
 loopback via tests/pgserver.py), an account with every notification on, and opens
@@ -13,7 +14,9 @@ so it does not share the sender's GIL). Prints the enqueue rate and the drain ra
 With ``--processes`` the drain is done by ``--workers`` real `flask --app run jobs`
 processes (the mails are held until every one is up), and ``--sigterm`` stops one of
 them with SIGTERM once half the mails are sent; it reports the rate, the server's count
-of duplicate Message-IDs and the workers' exit codes. Bounded: loopback only, the given number of mails, a 10-minute cap.
+of duplicate Message-IDs and the workers' exit codes.
+Then ``--replies`` answers with a 100 KB attachment each go through the HTTP intake
+(bench/mail_intake.py) and it prints replies per second. Bounded: loopback only, the given number of mails, a 10-minute cap.
 """
 from __future__ import annotations
 
@@ -254,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="drain with --workers real `flask jobs` processes, not threads")
     parser.add_argument("--sigterm", action="store_true",
                         help="with --processes: SIGTERM one worker once half is sent")
+    parser.add_argument("--replies", type=int, default=500,
+                        help="respostas por e-mail pela entrada HTTP (0: não medir)")
+    parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -302,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
             print("ERRO: nem todos os e-mails foram entregues exatamente uma vez",
                   file=sys.stderr)
             return 1
+        if args.replies:   # the other direction: replies taken by the HTTP intake
+            from bench import mail_intake
+
+            if not mail_intake.run(app, database_url, folder, replies=args.replies,
+                                   clients=args.clients, backend=args.backend):
+                return 1
     finally:
         if received is None:
             _stop_server(server)

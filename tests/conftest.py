@@ -52,6 +52,16 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
+def imap_server():
+    """Debian's Dovecot on loopback (tests/imapserver.py), once for the run if asked."""
+    from tests.imapserver import ImapServer
+
+    server = ImapServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def database_url(backend, request, tmp_path_factory):
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "test.db"

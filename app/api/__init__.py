@@ -24,3 +24,9 @@ def register(appbuilder) -> None:
     from app.api.calendar import CalendarApi
 
     appbuilder.add_api(CalendarApi)
+    from app.mailbox.api import MailboxApi
+
+    appbuilder.add_api(MailboxApi)
+    from app.mail_in.api import InboundMailApi
+
+    appbuilder.add_api(InboundMailApi)   # bearer INBOUND_MAIL_TOKEN, not a login

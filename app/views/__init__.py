@@ -38,6 +38,14 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CalendarView, "Calendário de atendimento",
                         label=_l("Calendário de atendimento"), icon="fa-calendar",
                         category="Conta")
+    from app.mail_in.views import InboundMailView
+
+    appbuilder.add_view(InboundMailView, "Mensagens recebidas",
+                        label=_l("Mensagens recebidas"), icon="fa-inbox", category="Conta")
+    from app.mailbox.views import MailboxView
+
+    appbuilder.add_view(MailboxView, "Caixa de e-mail", label=_l("Caixa de e-mail"),
+                        icon="fa-envelope-o", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     from app.views.profile import ProfileView
 

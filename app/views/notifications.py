@@ -36,7 +36,8 @@ SCREEN_EVENT_LABELS = {**EVENT_LABELS,
                        "ticket_cancelled": "Chamado cancelado (pelo solicitante ou "
                                            "automaticamente)",
                        "ticket_transferred": "Chamado transferido para outro departamento",
-                       "ticket_reassigned": "Chamado passado a outro atendente"}
+                       "ticket_reassigned": "Chamado passado a outro atendente",
+                       "ticket_released": "Atendente devolveu o chamado à fila"}
 FAILED_SHOWN = 100
 
 

@@ -113,9 +113,11 @@ def subject_of(subject, description: str) -> str:
 
 
 def open_ticket(actor: Member, *, department_id, service_id, priority, description,
-                subject=None, upload=None, now: dt.datetime | None = None) -> Ticket:
+                subject=None, upload=None, now: dt.datetime | None = None,
+                uploads=()) -> Ticket:
     """A requester opens a ticket: validated, SLA due time computed, history and
-    notifications written, optional file stored; all or nothing."""
+    notifications written, optional file stored; all or nothing. ``uploads``: more
+    files (a mail's attachments, app.mailbox.opening)."""
     if not actor.has_profile("requester"):
         raise Forbidden("Apenas solicitantes abrem chamados.")
     account = db.session.get(Account, actor.account_id)
@@ -150,6 +152,8 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     try:
         db.session.flush()
         _store(upload, ticket, actor, stored)
+        for extra in uploads:
+            _store(extra, ticket, actor, stored)
         _event(ticket, "opened", actor, None, "open", when=now)
         notifications.enqueue("ticket_opened", ticket, actor, text=description)
         auto_assign(ticket, now)
@@ -352,7 +356,8 @@ def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
 
 
 def post_message(ticket: Ticket, actor: Member, body, upload=None,
-                 now: dt.datetime | None = None, internal=False) -> TicketMessage:
+                 now: dt.datetime | None = None, internal=False,
+                 uploads=()) -> TicketMessage:
     """A message (with an optional file) between the requester and the assignee; the
     requester's answer to a ticket waiting on them resumes it. ``internal``: a note
     among staff (any attendant of the department, managers, administrators) that the
@@ -365,7 +370,8 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None,
                             "gestores e administradores.")
     elif actor.id != ticket.requester_id and not is_department_attendant(ticket, actor):
         raise Forbidden("Apenas o solicitante e o atendente do chamado trocam mensagens.")
-    has_file = upload is not None and getattr(upload, "filename", None)
+    has_file = (upload is not None and getattr(upload, "filename", None)) or any(
+        getattr(u, "filename", None) for u in uploads)   # ``uploads``: more files (mail)
     label = "A nota interna" if internal else "A mensagem"
     body = _text(body, "body", label, MAX_DESCRIPTION, required=not has_file) or ""
     if not internal:
@@ -382,6 +388,8 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None,
     try:
         db.session.flush()
         _store(upload, ticket, actor, stored, message_id=message.id)
+        for extra in uploads:
+            _store(extra, ticket, actor, stored, message_id=message.id)
         _event(ticket, "internal_note" if internal else "message", actor, ticket.status,
                ticket.status, note=body[:500] or "(arquivo)", when=now)
         if not internal:

@@ -38,7 +38,7 @@ TRANSITIONS: dict[str, Transition] = {
     "resume": Transition(("waiting",), "in_progress", (ATTENDANT,), assignee_only=True),
     # The desk: back to the queue, to a colleague, to another department.
     "release": Transition(("assumed", "in_progress"), "open", (ATTENDANT,),
-                          assignee_only=True),
+                          assignee_only=True, event="ticket_released"),
     "reassign": Transition(("assumed", "in_progress", "waiting"), None, (ATTENDANT, ADMIN),
                            assignee_only=True, event="ticket_reassigned",
                            fields=("assignee_id",)),

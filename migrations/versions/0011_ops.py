@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f5b02b3c4d6a"
-down_revision = "af6a7b8c9d04"
+down_revision = "d39e0f1a2b48"
 branch_labels = None
 depends_on = None
 
