@@ -64,3 +64,25 @@ def duration_text(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"
+
+# Nouns without an article whose gender the ending does not tell ("a senha" ends in -a).
+_FEMININE_ENDINGS = ("a", "ção", "são", "dade", "gem", "ie")
+
+
+def required_message(label: str) -> str:
+    """"<label> é obrigatório/obrigatória.", agreeing with the label's gender: its article
+    when it has one ("A mensagem", "O assunto"), else the ending of its first word
+    ("Descrição", "Empresa": feminine; "Nome da empresa", "Usuário": masculine)."""
+    words = label.split()
+    first = words[0].lower() if words else ""
+    if first in ("a", "as"):
+        feminine = True
+    elif first in ("o", "os"):
+        feminine = False
+    else:
+        feminine = first.endswith(_FEMININE_ENDINGS)
+    plural = first in ("as", "os")
+    ending = ("obrigatórias" if plural else "obrigatória") if feminine else (
+        "obrigatórios" if plural else "obrigatório")
+    verb = "são" if plural else "é"
+    return f"{label} {verb} {ending}."
