@@ -86,3 +86,16 @@ def required_message(label: str) -> str:
         "obrigatórios" if plural else "obrigatório")
     verb = "são" if plural else "é"
     return f"{label} {verb} {ending}."
+
+# Brazil's time zones by the names people use (account settings), Brasília first.
+BRAZIL_TIME_ZONES = {
+    "America/Sao_Paulo": "Horário de Brasília (DF, Sul, Sudeste, Nordeste, Goiás, Pará, "
+                         "Amapá, Tocantins) — UTC−3",
+    "America/Noronha": "Fernando de Noronha — UTC−2",
+    "America/Manaus": "Manaus (Amazonas) — UTC−4",
+    "America/Cuiaba": "Cuiabá (Mato Grosso) — UTC−4",
+    "America/Campo_Grande": "Campo Grande (Mato Grosso do Sul) — UTC−4",
+    "America/Porto_Velho": "Porto Velho (Rondônia) — UTC−4",
+    "America/Boa_Vista": "Boa Vista (Roraima) — UTC−4",
+    "America/Rio_Branco": "Rio Branco (Acre) — UTC−5",
+}

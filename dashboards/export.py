@@ -13,6 +13,7 @@ import pandas as pd
 from flask import Response, request
 from flask_login import current_user
 
+from app.collation import sort_key
 from app.extensions import db
 from app.models import Account
 from app.security import ValidationError
@@ -93,15 +94,6 @@ def _filters_frame(account, f) -> pd.DataFrame:
     now = pd.Timestamp.now(tz="UTC").tz_convert(account.time_zone)
     items.append(("Exportado em", f"{now:%d/%m/%Y %H:%M} ({account.time_zone})"))
     return pd.DataFrame([(k, _safe(v)) for k, v in items], columns=["Item", "Valor"])
-
-
-def sort_key(text: str) -> str:
-    """pt-BR order for names: accents and case do not move a name ("Álvaro" with the
-    A's, "érica" beside "Eduardo")."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
-    return folded.casefold() + "\x00" + (text or "")
 
 
 def _round(frame: pd.DataFrame) -> pd.DataFrame:

@@ -122,3 +122,38 @@ def test_service_form_marks_required_fields_and_preselects_no_department(web, wo
     chosen = web("alfa_admin").get(
         f"/serviceview/add?departamento={world.departments['RH']}").get_data(as_text=True)
     assert f'<option selected value="{world.departments["RH"]}">' in chosen
+
+
+def test_names_are_listed_in_pt_br_order(app, api, web, world):
+    admin = api(world.users["admin"])
+    for name in ("Zeladoria", "Álvaro Obras", "alfândega", "Ética"):
+        assert admin.post("/api/v1/sector/", json={"name": name}).status_code == 201
+    html = web("alfa_admin").get("/sectorview/list/").get_data(as_text=True)
+    names = re.findall(r'<td data-label="Nome" class="col-name col-main"><a [^>]+>([^<]+)</a>',
+                       html)
+    assert names == ["alfândega", "Álvaro Obras", "Ética", "Financeiro", "Operações",
+                     "Zeladoria"]
+
+
+def test_time_zone_is_chosen_by_common_name_and_times_follow_it(app, web, world):
+    client = web("alfa_admin")
+    page = client.get("/conta/").get_data(as_text=True)
+    assert '<option value="America/Sao_Paulo" selected>Horário de Brasília' in page
+    assert '<option value="America/Manaus">Manaus (Amazonas)' in page
+    client.post("/conta/configuracoes", data={"name": "Empresa alfa",
+                                              "time_zone": "America/Manaus",
+                                              "auto_approve_days": "7"})
+    assert '<option value="America/Manaus" selected>' in client.get("/conta/").get_data(
+        as_text=True)
+    member = client.get(f"/memberview/show/{world.users['admin']}").get_data(as_text=True)
+    shown = re.search(r"<dt>Último acesso</dt>\s*<dd[^>]*>([^<]+)</dd>", member).group(1)
+    from app.models import Member
+
+    with app.app_context(), account_scope(world.account_id):
+        last = db.session.get(Member, world.users["admin"]).last_login
+        db.session.remove()
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    expected = last.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo("America/Manaus"))
+    assert shown == expected.strftime("%d/%m/%Y %H:%M")

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import PlanRenewal
 from app.security import ValidationError
 from app.tenancy import current_account
+from app.vocabulary import BRAZIL_TIME_ZONES
 
 
 class AccountView(BaseView):
@@ -35,6 +36,7 @@ class AccountView(BaseView):
             "account/show.html", account=account, renewals=renewals,
             expires_local=accounts.local_time(account, account.plan_expires_at),
             local_time=lambda v: accounts.local_time(account, v),
+            time_zones=BRAZIL_TIME_ZONES,
         )
 
     @expose("/renovar", methods=["POST"])

@@ -11,15 +11,14 @@ from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import String, asc, desc, select
 from sqlalchemy.orm import selectinload
 from wtforms import PasswordField, SelectField
 from wtforms.validators import EqualTo, Optional
 
-from app import accounts, structure
+from app import accounts, collation, structure
 from app.extensions import db
 from app.models import CannedReply, Department, Member, Sector, Service
-from app.vocabulary import ASSIGNMENT_LABELS, SLA_CLOCK_LABELS
 from app.security import (
     ValidationError,
     ensure_identity_free,
@@ -29,11 +28,19 @@ from app.security import (
 )
 from app.tenancy import current_account
 from app.views.admin_screens import FormRefused, Screen, ScreenModelView
+from app.vocabulary import ASSIGNMENT_LABELS, SLA_CLOCK_LABELS
 from config import PROFILE_ROLES
 
 
 def _profile_role_names():
     return list(PROFILE_ROLES.values())
+
+
+def _local(value) -> str:
+    """A moment as dd/mm/aaaa hh:mm in the account's time zone (FAB printed UTC)."""
+    from app.views.display import time_formatter
+
+    return time_formatter(current_account())(value) if value is not None else "Nunca"
 
 
 def _attendant_ids():
@@ -47,8 +54,19 @@ class EagerInterface(SQLAInterface):
     relationships (a service's department) one query per row."""
 
     def __init__(self, obj, eager: tuple[str, ...] = ()):
+        # (also: text columns sorted in pt-BR order)
         super().__init__(obj)
         self.eager = eager
+
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        """Text columns in pt-BR order (app.collation), the id as tie-breaker."""
+        column = getattr(self.obj, order_column, None) \
+            if order_column and "." not in order_column else None
+        if column is not None and isinstance(getattr(column, "type", None), String):
+            direction = asc if order_direction == "asc" else desc
+            return query.order_by(direction(collation.ordered(column)),
+                                  direction(self.obj.id))
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
@@ -77,7 +95,7 @@ class SectorView(AccountModelView):
                     "compara os chamados e a satisfação por setor.",
                     "Nenhum setor ainda. Crie os setores da empresa (Financeiro, "
                     "Operações...) para organizar os membros.", "fa-sitemap", ("name",))
-    datamodel = SQLAInterface(Sector)
+    datamodel = EagerInterface(Sector)
     list_title = show_title = _l("Setores")
     add_title = _l("Novo setor")
     edit_title = _l("Editar setor")
@@ -146,6 +164,7 @@ class MemberView(AccountModelView):
         "roles": lambda roles: ", ".join(r.name for r in roles),
         "active": lambda active: "Sim" if active else "Não",
         "sector": lambda sector: sector.name if sector else "—",
+        "last_login": lambda value: _local(value),
     }
     add_form_extra_fields = {
         "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget()),
