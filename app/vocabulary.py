@@ -99,3 +99,10 @@ BRAZIL_TIME_ZONES = {
     "America/Boa_Vista": "Boa Vista (Roraima) — UTC−4",
     "America/Rio_Branco": "Rio Branco (Acre) — UTC−5",
 }
+
+
+def time_zone_name(code: str | None) -> str:
+    """"Horário de Brasília", "Manaus"...: the short common name of a zone."""
+    code = code or "America/Sao_Paulo"
+    label = BRAZIL_TIME_ZONES.get(code)
+    return label.split(" (")[0].split(" —")[0] if label else code

@@ -134,6 +134,21 @@ def _check_language_and_axe(page, where: str, timings: dict) -> list[str]:
     return problems
 
 
+def _check_delete_confirmation(page, where: str) -> list[str]:
+    """"Excluir" asks first, in Portuguese, in the page's modal; "Cancelar" deletes nothing."""
+    page.click("tr[data-pk] .btn-delete >> nth=0")
+    page.wait_for_selector("#modal-confirm", state="visible")
+    text = page.inner_text("#modal-confirm")
+    problems = [f"{where} modal: English {w!r}" for w in sorted(set(ENGLISH_RE.findall(text)))]
+    if "Excluir o setor “Financeiro”?" not in text or "Cancelar" not in text:
+        problems.append(f"{where} modal: {text!r}")
+    page.click("#modal-confirm button:has-text('Cancelar')")
+    page.wait_for_selector("#modal-confirm", state="hidden")
+    if page.locator("tr[data-pk]").count() != 2:
+        problems.append(f"{where}: a sector went away on Cancelar")
+    return problems
+
+
 def test_every_screen_is_portuguese_accessible_and_fits(app, world, browser, live_server,
                                                         backend):
     if backend != "sqlite":
@@ -165,6 +180,8 @@ def test_every_screen_is_portuguese_accessible_and_fits(app, world, browser, liv
                     problems.append(f"{where}: page {width}px wide")
                 if name == "desktop":   # words, language and axe do not change with width
                     problems += _check_language_and_axe(page, where, timings)
+                    if url == "/sectorview/list/":
+                        problems += _check_delete_confirmation(page, where)
                 started = time.perf_counter()
                 page.screenshot(path=os.path.join(
                     folder, f"{profile}-{_slug(url)}-{name}-{backend}.png"), full_page=True)

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import PlanRenewal
 from app.security import ValidationError
 from app.tenancy import current_account
-from app.vocabulary import BRAZIL_TIME_ZONES
+from app.vocabulary import BRAZIL_TIME_ZONES, time_zone_name
 
 
 class AccountView(BaseView):
@@ -36,7 +36,7 @@ class AccountView(BaseView):
             "account/show.html", account=account, renewals=renewals,
             expires_local=accounts.local_time(account, account.plan_expires_at),
             local_time=lambda v: accounts.local_time(account, v),
-            time_zones=BRAZIL_TIME_ZONES,
+            time_zones=BRAZIL_TIME_ZONES, zone_name=time_zone_name(account.time_zone),
         )
 
     @expose("/renovar", methods=["POST"])
