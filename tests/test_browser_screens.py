@@ -100,7 +100,8 @@ def _screens(app, world) -> dict[str, list[str]]:
                       f"/chamados/{progress_id}"],
         "manager": ["/", "/chamados/", f"/chamados/{closed_id}"],
         "admin": ["/", *crud, "/conta/", "/notificacoes/", "/conta/calendario/",
-                  "/chamados/", "/memberview/list/?_flt_0_first_name=x"],
+                  "/chamados/", "/memberview/list/?_flt_0_first_name=x",
+                  f"/memberview/list/?_flt_0_sector={sector}"],
     }
 
 
@@ -122,8 +123,11 @@ def _check_language_and_axe(page, where: str, timings: dict) -> list[str]:
     lang = page.evaluate("() => document.documentElement.lang")
     if lang != "pt-BR":
         problems.append(f"{where}: lang={lang!r}")
-    for match in sorted(set(ENGLISH_RE.findall(page.evaluate(TEXT_JS)))):
+    text = page.evaluate(TEXT_JS)
+    for match in sorted(set(ENGLISH_RE.findall(text))):
         problems.append(f"{where}: English {match!r}")
+    if "__None" in text:
+        problems.append(f"{where}: FAB's '__None'")
     started = time.perf_counter()
     results = AXE.run(page, options=AXE_OPTIONS)
     timings["axe"] += time.perf_counter() - started

@@ -48,6 +48,9 @@ def _attendant_ids():
         Member.account_id.is_not(None), Member.with_profile("attendant"))))
 
 
+NAME_COLUMNS = ("name", "first_name", "last_name", "title")   # people's and things' names
+
+
 class EagerInterface(SQLAInterface):
     """FAB's SQLAInterface, loading the named relationships of a list page with the
     page: FAB read each row's many-to-many (roles, attendants) and custom-join
@@ -59,10 +62,11 @@ class EagerInterface(SQLAInterface):
         self.eager = eager
 
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
-        """Text columns in pt-BR order (app.collation), the id as tie-breaker."""
+        """Names in pt-BR order (app.collation), the id as tie-breaker; identifiers
+        (usernames, e-mails) keep the database's order."""
         column = getattr(self.obj, order_column, None) \
             if order_column and "." not in order_column else None
-        if column is not None and isinstance(getattr(column, "type", None), String):
+        if order_column in NAME_COLUMNS and isinstance(getattr(column, "type", None), String):
             direction = asc if order_direction == "asc" else desc
             return query.order_by(direction(collation.ordered(column)),
                                   direction(self.obj.id))
