@@ -157,3 +157,11 @@ def test_time_zone_is_chosen_by_common_name_and_times_follow_it(app, web, world)
 
     expected = last.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo("America/Manaus"))
     assert shown == expected.strftime("%d/%m/%Y %H:%M")
+
+
+def test_empty_ticket_lists_say_what_to_do_next(web, world):
+    mine = web("alfa_attendant").get("/atendente/meus").get_data(as_text=True)
+    assert re.search(r'id="empty-next" href="/atendente/fila"', mine)
+    account = web("alfa_admin").get("/chamados/").get_data(as_text=True)
+    assert re.search(r'id="empty-next" href="/cliente/abrir"', account)
+    assert 'id="empty-next"' not in web("alfa_manager").get("/chamados/").get_data(as_text=True)
