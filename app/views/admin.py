@@ -136,6 +136,7 @@ class MemberView(AccountModelView):
                     "chamados.", "fa-users",
                     ("first_name", "last_name", "username", "email", "roles"))
     datamodel = EagerInterface(Member, eager=("roles", "sector"))
+    blank_texts = {"sector": "Sem setor"}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     list_title = show_title = _l("Membros")
     add_title = _l("Novo membro")
@@ -377,6 +378,7 @@ class CannedReplyView(AccountModelView):
                     "Nenhuma resposta pronta ainda. Escreva as respostas que os "
                     "atendentes mais repetem.", "fa-comment-o", ("title", "body"))
     datamodel = EagerInterface(CannedReply, eager=("department",))
+    blank_texts = {"department": "Todos os departamentos"}
     list_title = show_title = _l("Respostas prontas")
     add_title = _l("Nova resposta pronta")
     edit_title = _l("Editar resposta pronta")

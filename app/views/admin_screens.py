@@ -91,11 +91,13 @@ class ScreenModelView(ModelView):
         return super()._get_list_widget(*args, **kwargs)
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        self._blank_choices(form)
         widgets = super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
         widgets["add"].template_args.update(self._form_args())
         return widgets
 
     def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        self._blank_choices(form)
         widgets = super()._get_edit_widget(form, exclude_cols=exclude_cols, widgets=widgets)
         widgets["edit"].template_args.update(self._form_args())
         return widgets
@@ -108,6 +110,24 @@ class ScreenModelView(ModelView):
 
     def _form_args(self) -> dict:
         return {"screen": self.screen, "view_name": self.__class__.__name__}
+
+    # --- blank choices: WTForms prints an empty label as its value, FAB's "__None" ------
+
+    blank_texts: dict = {}
+
+    def _blank_choices(self, form) -> None:
+        from flask_appbuilder.fields import QuerySelectField
+
+        for field in form:
+            if isinstance(field, QuerySelectField) and field.allow_blank \
+                    and not field.blank_text:
+                field.blank_text = self.blank_texts.get(field.name, "Nenhum")
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        if form is not None:
+            self._blank_choices(form)
+        return super()._get_search_widget(form=form, exclude_cols=exclude_cols,
+                                          widgets=widgets)
 
     # --- forms that keep what was typed -------------------------------------------------
 
