@@ -82,6 +82,21 @@ def setting_for(account_id: int, event: str) -> NotificationSetting | None:
                                           NotificationSetting.event == event))
 
 
+UNASSIGNED_GOES_TO_DEPARTMENT = ("requester_message",)
+UNATTENDED_GOES_TO_ADMINS = ("ticket_opened", "requester_message", "ticket_transferred")
+
+
+def _admin_ids(account_id: int) -> list[int]:
+    from flask_appbuilder.security.sqla.models import Role
+
+    from config import PROFILE_ROLES
+
+    return list(db.session.scalars(
+        select(Member.id).where(Member.account_id == account_id,
+                                Member.roles.any(Role.name == PROFILE_ROLES["admin"]))
+        .order_by(Member.id)))
+
+
 def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[str, Member]]:
     """(role, member) pairs in a stable order, each member once (its first role wins)."""
     account_id = ticket.account_id
@@ -90,7 +105,11 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
         wanted.append(("requester", ticket.requester_id))
     if setting.to_assignee and ticket.assignee_id:
         wanted.append(("assignee", ticket.assignee_id))
-    if setting.to_department_attendants:
+    # Nobody has assumed the ticket yet: what was meant for its assignee goes to the
+    # department's attendants, who are the ones who will pick it up (issue 14).
+    unassigned = (setting.to_assignee and not ticket.assignee_id
+                  and setting.event in UNASSIGNED_GOES_TO_DEPARTMENT)
+    if setting.to_department_attendants or unassigned:
         ids = db.session.scalars(
             select(department_attendant.c.user_id)
             .join(Department, Department.id == department_attendant.c.department_id)
@@ -98,6 +117,10 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
                    Department.account_id == account_id)
             .order_by(department_attendant.c.user_id)).all()
         wanted += [("department_attendants", i) for i in ids]
+        if not ids and setting.event in UNATTENDED_GOES_TO_ADMINS:
+            # A department without attendants: its administrators see the ticket in
+            # "Sem atendente" and get the mail, so it is never silently lost.
+            wanted += [("admins", i) for i in _admin_ids(account_id)]
     if setting.to_managers:
         from flask_appbuilder.security.sqla.models import Role
 

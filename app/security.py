@@ -17,6 +17,7 @@ from app import sessions
 from app.api.security import SessionSecurityApi
 from app.models import Member
 from app.views.login import LoginView
+from app.vocabulary import required_message
 from config import PROFILE_ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;:\\]+@[^@\s<>\"',;:\\]+\.[^@\s<>\"',;:\\]+$")
@@ -109,7 +110,7 @@ def clean_text(value, field: str, label: str, *, max_len: int, required: bool = 
         raise ValidationError(field, f"{label}: contém caracteres inválidos.")
     value = " ".join(value.split()) if max_len <= 255 else value.strip()
     if required and not value:
-        raise ValidationError(field, f"{label} é obrigatório.")
+        raise ValidationError(field, required_message(label))
     if len(value) > max_len:
         raise ValidationError(field, f"{label} deve ter no máximo {max_len} caracteres.")
     return value

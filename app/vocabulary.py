@@ -65,3 +65,45 @@ def duration_text(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"
+
+# Nouns without an article whose gender the ending does not tell ("a senha" ends in -a).
+_FEMININE_ENDINGS = ("a", "ção", "são", "dade", "gem", "ie")
+
+
+def required_message(label: str) -> str:
+    """"<label> é obrigatório/obrigatória.", agreeing with the label's gender: its article
+    when it has one ("A mensagem", "O assunto"), else the ending of its first word
+    ("Descrição", "Empresa": feminine; "Nome da empresa", "Usuário": masculine)."""
+    words = label.split()
+    first = words[0].lower() if words else ""
+    if first in ("a", "as"):
+        feminine = True
+    elif first in ("o", "os"):
+        feminine = False
+    else:
+        feminine = first.endswith(_FEMININE_ENDINGS)
+    plural = first in ("as", "os")
+    ending = ("obrigatórias" if plural else "obrigatória") if feminine else (
+        "obrigatórios" if plural else "obrigatório")
+    verb = "são" if plural else "é"
+    return f"{label} {verb} {ending}."
+
+# Brazil's time zones by the names people use (account settings), Brasília first.
+BRAZIL_TIME_ZONES = {
+    "America/Sao_Paulo": "Horário de Brasília (DF, Sul, Sudeste, Nordeste, Goiás, Pará, "
+                         "Amapá, Tocantins) — UTC−3",
+    "America/Noronha": "Fernando de Noronha — UTC−2",
+    "America/Manaus": "Manaus (Amazonas) — UTC−4",
+    "America/Cuiaba": "Cuiabá (Mato Grosso) — UTC−4",
+    "America/Campo_Grande": "Campo Grande (Mato Grosso do Sul) — UTC−4",
+    "America/Porto_Velho": "Porto Velho (Rondônia) — UTC−4",
+    "America/Boa_Vista": "Boa Vista (Roraima) — UTC−4",
+    "America/Rio_Branco": "Rio Branco (Acre) — UTC−5",
+}
+
+
+def time_zone_name(code: str | None) -> str:
+    """"Horário de Brasília", "Manaus"...: the short common name of a zone."""
+    code = code or "America/Sao_Paulo"
+    label = BRAZIL_TIME_ZONES.get(code)
+    return label.split(" (")[0].split(" —")[0] if label else code

@@ -13,6 +13,7 @@ import pandas as pd
 from flask import Response, request
 from flask_login import current_user
 
+from app.collation import sort_key
 from app.extensions import db
 from app.models import Account
 from app.security import ValidationError
@@ -63,6 +64,78 @@ def ticket_frame(account, f) -> pd.DataFrame:
     return frame
 
 
+def _names(model, ids) -> str:
+    """The names of the chosen rows (the session is scoped to the caller's account)."""
+    from sqlalchemy import select
+
+    rows = db.session.scalars(select(model).where(model.id.in_(ids))).all()
+    names = sorted((getattr(r, "full_name", None) or r.name for r in rows), key=sort_key)
+    return ", ".join(names)
+
+
+def _filters_frame(account, f) -> pd.DataFrame:
+    """The first sheet: whose data, which period, every active filter, when exported."""
+    from app.models import Department, Member, Sector, Service
+    from app.vocabulary import PRIORITY_LABELS, SLA_CLOCK_LABELS
+
+    chosen = [("Departamento", Department, f.department_ids),
+              ("Serviço", Service, f.service_ids), ("Setor", Sector, f.sector_ids),
+              ("Atendente", Member, f.attendant_ids), ("Solicitante", Member, f.requester_ids)]
+    items = [("Conta", account.name),
+             ("Período", f"{f.start:%d/%m/%Y} a {f.end:%d/%m/%Y}"),
+             ("Contagem do tempo", SLA_CLOCK_LABELS.get(f.clock, f.clock))]
+    for label, model, ids in chosen:
+        if ids:
+            items.append((label, _names(model, ids)))
+    if f.priorities:
+        items.append(("Prioridade", ", ".join(PRIORITY_LABELS.get(p, p) for p in f.priorities)))
+    if len(items) == 3:
+        items.append(("Filtros", "Nenhum: todos os chamados da conta"))
+    now = pd.Timestamp.now(tz="UTC").tz_convert(account.time_zone)
+    items.append(("Exportado em", f"{now:%d/%m/%Y %H:%M} ({account.time_zone})"))
+    return pd.DataFrame([(k, _safe(v)) for k, v in items], columns=["Item", "Valor"])
+
+
+def _round(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(1)
+    return frame
+
+
+DATE_FORMAT = "DD/MM/YYYY HH:MM"
+
+
+def _dress(sheet) -> None:
+    """Bold, frozen header with an autofilter; widths from the content; dates as
+    dd/mm/aaaa hh:mm and numbers with one decimal (the way Excel in pt-BR shows them)."""
+    import datetime as dt
+
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    if sheet.max_row < 1 or sheet.max_column < 1:
+        return
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for index, column in enumerate(sheet.iter_cols(), start=1):
+        width = 8
+        for cell in column:
+            value = cell.value
+            if isinstance(value, (dt.datetime, pd.Timestamp)):
+                cell.number_format = DATE_FORMAT
+                length = 16
+            elif isinstance(value, float):
+                cell.number_format = "0.0"
+                length = len(f"{value:.1f}")
+            else:
+                length = len(str(value)) if value is not None else 0
+            width = max(width, length)
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
+
+
 def _summary_frame(account, f) -> pd.DataFrame:
     row = queries.summary(db.session, account.id, f).iloc[0]
     unit = "h úteis" if f.clock == "business" else "h corridas"
@@ -75,6 +148,7 @@ def _summary_frame(account, f) -> pd.DataFrame:
              ("Cumpriram o SLA", row["sla_met"]),
              ("Não cumpriram o SLA", row["sla_breached"]),
              ("Reaberturas", row["reopenings"])]
+    items = [(k, round(float(v), 1) if isinstance(v, float) else v) for k, v in items]
     return pd.DataFrame(items, columns=["Indicador", "Valor"])
 
 
@@ -98,8 +172,9 @@ def export_xlsx():
         return Response(error.message, status=400, mimetype="text/plain")
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        _filters_frame(account, f).to_excel(writer, sheet_name="Filtros", index=False)
         _summary_frame(account, f).to_excel(writer, sheet_name="Indicadores", index=False)
-        ticket_frame(account, f).to_excel(writer, sheet_name="Chamados", index=False)
+        _round(ticket_frame(account, f)).to_excel(writer, sheet_name="Chamados", index=False)
         for dimension in GROUPINGS:
             frame = queries.counts_by(db.session, account.id, f, dimension)
             frame = frame[["name", "count"]].rename(columns={
@@ -113,8 +188,11 @@ def export_xlsx():
                 "name": GROUP_NAMES[dimension], "mean_score": "Nota média",
                 "surveys": "Pesquisas"})
             frame[GROUP_NAMES[dimension]] = frame[GROUP_NAMES[dimension]].map(_safe)
-            frame.to_excel(writer, sheet_name=f"Satisfação por {GROUP_NAMES[dimension].lower()}",
-                           index=False)
+            _round(frame).to_excel(writer,
+                                   sheet_name=f"Satisfação por {GROUP_NAMES[dimension].lower()}",
+                                   index=False)
+        for sheet in writer.book.worksheets:
+            _dress(sheet)
     return Response(buffer.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition":

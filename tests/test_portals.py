@@ -130,8 +130,8 @@ def test_open_form_embeds_only_this_accounts_catalogue_escaped(app, web, world, 
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"description": ""}, "Descrição é obrigatório"),
-    ({"description": "   \n  "}, "Descrição é obrigatório"),
+    ({"description": ""}, "Descrição é obrigatória"),
+    ({"description": "   \n  "}, "Descrição é obrigatória"),
     ({"description": "x" * 20_001}, "no máximo 20000 caracteres"),
     ({"description": "nul\x00byte"}, "caracteres inválidos"),
     ({"priority": "altissima"}, "Prioridade inválida"),
@@ -442,8 +442,8 @@ def test_full_lifecycle_through_the_pages(app, web, world):
 
 
 @pytest.mark.parametrize("state, username, action, note, status, message", [
-    ("in_progress", "alfa_attendant", "conclude", "", 400, "nota de conclusão é obrigatório"),
-    ("in_progress", "alfa_attendant", "conclude", "   ", 400, "obrigatório"),
+    ("in_progress", "alfa_attendant", "conclude", "", 400, "nota de conclusão é obrigatória"),
+    ("in_progress", "alfa_attendant", "conclude", "   ", 400, "obrigatória"),
     ("concluded", "alfa_requester", "reject", "", 400, "motivo é obrigatório"),
     ("open", "alfa_requester", "cancel", "", 400, "motivo é obrigatório"),
     ("assumed", "alfa_attendant", "conclude", "feito", 409, "Não é possível"),
@@ -517,7 +517,7 @@ def test_message_rules_on_the_page(app, web, world):
     assert response.status_code == 403
     response = web("alfa_requester").post(f"/chamados/{ticket_id}/mensagens",
                                           data={"body": "  "})
-    assert response.status_code == 400 and any("mensagem é obrigatório" in f
+    assert response.status_code == 400 and any("mensagem é obrigatória" in f
                                                for f in flashes(response))
     response = web("alfa_requester").post(
         f"/chamados/{ticket_id}/mensagens", content_type="multipart/form-data",

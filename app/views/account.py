@@ -1,16 +1,18 @@
 """The account page (plan, renewals, settings) and the public sign-up page."""
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_login import login_user
 from sqlalchemy import select
 
-from app import accounts
+from app import accounts, sessions
 from app.extensions import db
 from app.models import PlanRenewal
 from app.security import ValidationError
 from app.tenancy import current_account
+from app.vocabulary import BRAZIL_TIME_ZONES, time_zone_name
 
 
 class AccountView(BaseView):
@@ -34,6 +36,7 @@ class AccountView(BaseView):
             "account/show.html", account=account, renewals=renewals,
             expires_local=accounts.local_time(account, account.plan_expires_at),
             local_time=lambda v: accounts.local_time(account, v),
+            time_zones=BRAZIL_TIME_ZONES, zone_name=time_zone_name(account.time_zone),
         )
 
     @expose("/renovar", methods=["POST"])
@@ -95,13 +98,19 @@ class SignupView(BaseView):
                   ("company", "admin_name", "admin_username", "admin_email")}
         if request.method == "POST":
             try:
-                accounts.signup(values["company"], values["admin_name"],
-                                values["admin_username"], values["admin_email"],
-                                request.form.get("admin_password", ""))
+                account, admin = accounts.signup(
+                    values["company"], values["admin_name"], values["admin_username"],
+                    values["admin_email"], request.form.get("admin_password", ""))
             except ValidationError as error:
                 db.session.rollback()
                 flash(error.message, "danger")
                 return self.render_template("account/signup.html", values=values), error.status
-            flash("Conta criada! Entre com o usuário e a senha que você escolheu.", "success")
-            return redirect(current_app.appbuilder.get_url_for_login)
+            # The new administrator is in at once, as after the login form: a fresh
+            # session (nothing of the anonymous visit), a page session (app.sessions).
+            session.clear()
+            login_user(admin, remember=False)
+            sessions.open_cookie_session(admin)
+            flash(f"Conta de {account.name} criada! Siga os primeiros passos abaixo para "
+                  "receber o primeiro chamado.", "success")
+            return redirect(url_for("HomeView.index"))
         return self.render_template("account/signup.html", values=values)

@@ -6,21 +6,19 @@ pre_add / pre_update so a bad value flashes a Portuguese message and writes noth
 """
 from __future__ import annotations
 
-from flask import g
-from flask_appbuilder import ModelView
+from flask import g, request
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import String, asc, desc, select
 from sqlalchemy.orm import selectinload
 from wtforms import PasswordField, SelectField
 from wtforms.validators import EqualTo, Optional
 
-from app import accounts, structure
+from app import accounts, collation, structure
 from app.extensions import db
 from app.models import CannedReply, Department, Member, Sector, Service
-from app.vocabulary import ASSIGNMENT_LABELS, SLA_CLOCK_LABELS
 from app.security import (
     ValidationError,
     ensure_identity_free,
@@ -29,6 +27,8 @@ from app.security import (
     validate_username,
 )
 from app.tenancy import current_account
+from app.views.admin_screens import FormRefused, Screen, ScreenModelView
+from app.vocabulary import ASSIGNMENT_LABELS, SLA_CLOCK_LABELS
 from config import PROFILE_ROLES
 
 
@@ -36,9 +36,19 @@ def _profile_role_names():
     return list(PROFILE_ROLES.values())
 
 
+def _local(value) -> str:
+    """A moment as dd/mm/aaaa hh:mm in the account's time zone (FAB printed UTC)."""
+    from app.views.display import time_formatter
+
+    return time_formatter(current_account())(value) if value is not None else "Nunca"
+
+
 def _attendant_ids():
     return list(db.session.scalars(select(Member.id).where(
         Member.account_id.is_not(None), Member.with_profile("attendant"))))
+
+
+NAME_COLUMNS = ("name", "first_name", "last_name", "title")   # people's and things' names
 
 
 class EagerInterface(SQLAInterface):
@@ -47,26 +57,49 @@ class EagerInterface(SQLAInterface):
     relationships (a service's department) one query per row."""
 
     def __init__(self, obj, eager: tuple[str, ...] = ()):
+        # (also: text columns sorted in pt-BR order)
         super().__init__(obj)
         self.eager = eager
+
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        """Names in pt-BR order (app.collation), the id as tie-breaker; identifiers
+        (usernames, e-mails) keep the database's order."""
+        column = getattr(self.obj, order_column, None) \
+            if order_column and "." not in order_column else None
+        if order_column in NAME_COLUMNS and isinstance(getattr(column, "type", None), String):
+            direction = asc if order_direction == "asc" else desc
+            return query.order_by(direction(collation.ordered(column)),
+                                  direction(self.obj.id))
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
         return query.options(*(selectinload(getattr(self.obj, name)) for name in self.eager))
 
 
-class AccountModelView(ModelView):
-    """Common settings: pt-BR labels, no FAB bulk delete, errors as flashes."""
+class AccountModelView(ScreenModelView):
+    """Common settings: pt-BR labels, no FAB bulk delete; a refused save keeps the form
+    and shows the message at its field (app.views.admin_screens)."""
 
     page_size = 25
 
     def _raise(self, error: ValidationError):
         db.session.rollback()
-        raise Exception(error.message)
+        raise FormRefused(error.message, FORM_FIELDS.get(error.field, error.field))
+
+
+# Fields of the use-case errors (app.structure, app.accounts) -> fields of the forms.
+FORM_FIELDS = {"department_id": "department", "sector_id": "sector",
+               "attendant_ids": "attendants"}
 
 
 class SectorView(AccountModelView):
-    datamodel = SQLAInterface(Sector)
+    screen = Screen("setor", "setores", "o", "Estrutura",
+                    "As áreas da empresa. Cada membro pertence a um setor, e o Painel "
+                    "compara os chamados e a satisfação por setor.",
+                    "Nenhum setor ainda. Crie os setores da empresa (Financeiro, "
+                    "Operações...) para organizar os membros.", "fa-sitemap", ("name",))
+    datamodel = EagerInterface(Sector)
     list_title = show_title = _l("Setores")
     add_title = _l("Novo setor")
     edit_title = _l("Editar setor")
@@ -96,7 +129,14 @@ class SectorView(AccountModelView):
 
 
 class MemberView(AccountModelView):
+    screen = Screen("membro", "membros", "o", "Estrutura",
+                    "As pessoas da empresa que usam o sistema e os perfis de cada uma: "
+                    "Solicitante, Atendente, Gestor, Administrador.",
+                    "Nenhum membro ainda. Inclua as pessoas que vão abrir ou atender "
+                    "chamados.", "fa-users",
+                    ("first_name", "last_name", "username", "email", "roles"))
     datamodel = EagerInterface(Member, eager=("roles", "sector"))
+    blank_texts = {"sector": "Sem setor"}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     list_title = show_title = _l("Membros")
     add_title = _l("Novo membro")
@@ -129,6 +169,7 @@ class MemberView(AccountModelView):
         "roles": lambda roles: ", ".join(r.name for r in roles),
         "active": lambda active: "Sim" if active else "Não",
         "sector": lambda sector: sector.name if sector else "—",
+        "last_login": lambda value: _local(value),
     }
     add_form_extra_fields = {
         "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget()),
@@ -183,6 +224,12 @@ class MemberView(AccountModelView):
 
 
 class DepartmentView(AccountModelView):
+    screen = Screen("departamento", "departamentos", "o", "Estrutura",
+                    "Quem presta os serviços: cada departamento tem os seus atendentes, "
+                    "que recebem os chamados dos seus serviços.",
+                    "Nenhum departamento ainda. Crie o primeiro (TI, RH...) e escolha "
+                    "os atendentes dele; depois cadastre os serviços.", "fa-briefcase",
+                    ("name",))
     datamodel = EagerInterface(Department, eager=("attendants",))
     list_title = show_title = _l("Departamentos")
     add_title = _l("Novo departamento")
@@ -211,6 +258,22 @@ class DepartmentView(AccountModelView):
         "attendants": [["id", FilterInFunction, _attendant_ids]],
     }
 
+    def list_notice(self):
+        names = [d.name for d in db.session.scalars(
+            select(Department).where(~Department.attendants.any()).order_by(Department.name))]
+        if not names:
+            return None
+        from flask import url_for
+
+        from app.views.filters import NO_ASSIGNEE
+
+        which = ", ".join(names[:5]) + ("..." if len(names) > 5 else "")
+        return {"text": f"Sem atendentes: {which}. Os chamados desses departamentos ficam "
+                        "sem ninguém para assumir; os administradores recebem o aviso por "
+                        "e-mail e os veem em “Sem atendente”.",
+                "url": url_for("TicketView.list", atendente=NO_ASSIGNEE, aba="abertos"),
+                "link": "Ver chamados sem atendente"}
+
     def _check(self, item):
         try:
             structure._unique_name(Department, (item.name or "").strip(), "um departamento",
@@ -229,6 +292,12 @@ class DepartmentView(AccountModelView):
 
 
 class ServiceView(AccountModelView):
+    screen = Screen("serviço", "serviços", "o", "Estrutura",
+                    "O que cada departamento atende, com o prazo (SLA) de resolução em "
+                    "horas, que pode mudar conforme a prioridade.",
+                    "Nenhum serviço ainda. Cadastre os serviços de cada departamento "
+                    "com o prazo de atendimento: sem serviço ninguém abre chamado.",
+                    "fa-wrench", ("name", "department", "sla_hours"))
     datamodel = EagerInterface(Service, eager=("department",))
     list_title = show_title = _l("Serviços")
     add_title = _l("Novo serviço")
@@ -260,6 +329,16 @@ class ServiceView(AccountModelView):
         "sla_hours": _l("Prazo de resolução padrão, em horas"),
         "sla_urgent_hours": _l("Opcional: prazo diferente para chamados urgentes"),
     }
+
+    def prepare_form(self, form, creating: bool) -> None:
+        """No department chosen for the administrator (FAB preselected the first one); the
+        checklist's "Cadastrar serviço" link may name one (``?departamento=<id>``)."""
+        field = form.department
+        field.allow_blank, field.blank_text = True, "Escolha o departamento"
+        if creating and request.method == "GET":
+            wanted = request.args.get("departamento", "")
+            field.data = next((obj for pk, obj in field._get_object_list() if pk == wanted),
+                              None)
 
     def _check(self, item):
         try:
@@ -293,7 +372,13 @@ class CannedReplyView(AccountModelView):
     """Respostas prontas: written once, offered in the reply box of the department's
     tickets (or of every ticket, without a department), placeholders filled."""
 
+    screen = Screen("resposta pronta", "respostas prontas", "a", "Estrutura",
+                    "Textos que os atendentes inserem na resposta com um clique, com o "
+                    "nome do solicitante e o número do chamado já preenchidos.",
+                    "Nenhuma resposta pronta ainda. Escreva as respostas que os "
+                    "atendentes mais repetem.", "fa-comment-o", ("title", "body"))
     datamodel = EagerInterface(CannedReply, eager=("department",))
+    blank_texts = {"department": "Todos os departamentos"}
     list_title = show_title = _l("Respostas prontas")
     add_title = _l("Nova resposta pronta")
     edit_title = _l("Editar resposta pronta")

@@ -68,7 +68,10 @@ class AttendantView(BaseView):
                      "depois os mais urgentes e os mais antigos.",
             columns=("requester", "assignee", "sla", "assume"),
             empty="Nenhum chamado nesta situação. Bom trabalho!",
-            extra={"availability": bool(g.user.available)},
+            extra={"availability": bool(g.user.available),
+                   "empty_link": None if departments else (
+                       "Você ainda não atende nenhum departamento: peça a um administrador "
+                       "para incluí-lo em Estrutura > Departamentos.", None)},
             offered=QUEUE_FILTERS, departments=departments))
 
     @expose("/disponibilidade", methods=["POST"])
@@ -91,4 +94,6 @@ class AttendantView(BaseView):
             subtitle="Chamados que você assumiu: os em andamento dos mais urgentes aos de "
                      "prazo mais curto.",
             columns=("requester", "sla"),
-            empty="Nenhum chamado seu nesta situação.", offered=MINE_FILTERS))
+            empty="Nenhum chamado seu nesta situação. Assuma um chamado na fila para "
+                  "começar.", offered=MINE_FILTERS,
+            extra={"empty_link": ("Ver a fila de atendimento", url_for("AttendantView.queue"))}))

@@ -9,7 +9,12 @@ from flask import url_for
 
 from app import accounts, workflow
 from app.models import Account, Ticket, as_utc, utcnow
-from app.vocabulary import SHORT_STATUS_LABELS, SLA_CLOCK_LABELS, duration_text
+from app.vocabulary import (
+    SHORT_STATUS_LABELS,
+    SLA_CLOCK_LABELS,
+    duration_text,
+    time_zone_name,
+)
 
 NEAR_FRACTION = 0.25        # "vence em breve": the last quarter of the SLA window
 URL_MARKER = 987654321      # a ticket id no account reaches, replaced in id_url
@@ -85,4 +90,5 @@ def template_helpers(account: Account | None) -> dict:
         "clock_labels": SLA_CLOCK_LABELS,
         "duration": duration_text,
         "account": account,
+        "zone_name": time_zone_name(getattr(account, "time_zone", None)),
     }

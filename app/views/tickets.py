@@ -98,7 +98,9 @@ class TicketView(BaseView):
             ticket_list, endpoint="TicketView.list", title="Chamados",
             subtitle="Todos os chamados da empresa (somente leitura).",
             columns=("requester", "assignee", "sla"),
-            empty="Nenhum chamado nesta situação.", offered=ACCOUNT_FILTERS, total=True))
+            empty="Nenhum chamado nesta situação.", offered=ACCOUNT_FILTERS, total=True,
+            extra={"empty_link": ("Abrir chamado", url_for("RequesterView.open"))
+                   if g.user.has_profile("requester") else None}))
 
     @expose("/ir")
     @has_access

@@ -6,6 +6,7 @@ import datetime as dt
 
 from app import business_hours
 from app.models import MAX_ID, as_utc, utcnow
+from app.vocabulary import required_message
 from app.workflow.errors import InvalidInput
 
 
@@ -18,7 +19,7 @@ def _text(value, field: str, label: str, max_len: int, required: bool = True) ->
         raise InvalidInput(f"{label} contém caracteres inválidos.", field)
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{label} é obrigatório.", field)
+        raise InvalidInput(required_message(label), field)
     if len(value) > max_len:
         raise InvalidInput(f"{label} deve ter no máximo {max_len} caracteres.", field)
     return value or None
