@@ -90,6 +90,9 @@ def create_app(config: dict | None = None) -> Flask:
                 csrf.exempt(blueprint)
 
     _guard_request_input(app)
+    from app import input_guard
+
+    input_guard.install(app)   # JSON depth/size, 64-bit integers, Dash callback bodies
     _register_platform_routes(app)
     _register_error_handlers(app)
     _register_security_headers(app)
