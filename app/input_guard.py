@@ -13,7 +13,7 @@ here means a new view or resource cannot forget them:
 * query strings: no integer beyond 64 bits in any parameter (free-text ones aside),
   nor inside the Rison ``q`` of the REST lists;
 * the forms of FAB's generated screens: no integer beyond 64 bits (their selects
-  look rows up by the id sent);
+  look rows up by the id sent); FAB's ``/<view>/download/<name>`` is always a 404;
 * ``POST /painel/_dash-update-component``: the body must name one of the Painel's
   callbacks and carry exactly its inputs, state and outputs (Dash answered any other
   shape with a 500).
@@ -123,15 +123,21 @@ def _check_query() -> None:
             check_value(parsed, "q", max_depth=8)
 
 
-def _check_crud_form() -> None:
-    from flask import current_app
+def _check_crud_view() -> None:
+    from flask import abort, current_app
     from flask_appbuilder.baseviews import BaseCRUDView
 
+    endpoint = request.endpoint or ""
+    view = getattr(current_app.view_functions.get(endpoint), "__self__", None)
+    if not isinstance(view, BaseCRUDView):
+        return
+    if endpoint.endswith(".download"):
+        # FAB's file download serves any name under UPLOAD_FOLDER without looking at
+        # the ticket (and a 500 for a missing one); files go out only through the
+        # ticket's own routes. The platform operator holds every permission, this too.
+        abort(404)
     if request.method != "POST" or request.mimetype not in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
-        return
-    view = getattr(current_app.view_functions.get(request.endpoint or ""), "__self__", None)
-    if not isinstance(view, BaseCRUDView):
         return
     for key, value in request.form.items(multi=True):
         if _integer_too_big(value):
@@ -187,7 +193,7 @@ def install(app: Flask) -> None:
     def refuse_impossible_input():
         _check_query()
         _check_json()
-        _check_crud_form()
+        _check_crud_view()
         _check_dash_callback(app)
 
     @app.errorhandler(InputRefused)
