@@ -330,7 +330,7 @@ def _register_error_handlers(app: Flask) -> None:
             retry = getattr(error, "retry_after", None)
             seconds = (max(1, int((retry - dt.datetime.now(dt.timezone.utc)).total_seconds()))
                        if isinstance(retry, dt.datetime) else int(retry or 60))
-            first = "Muitas requisições."
+            first = getattr(error, "quota_message", None) or "Muitas requisições."
         response = _error_page(429, "Muitas tentativas", f"{first} {wait_phrase(seconds)}")
         response = current_app.make_response(response)
         response.headers.setdefault("Retry-After", str(seconds))

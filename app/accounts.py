@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from app import quotas
 from app.extensions import db
 from app.models import (
     EVENTS,
@@ -145,6 +146,9 @@ def update_account_settings(account: Account, body: dict) -> Account:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
             raise ValidationError("auto_approve_days", "Informe de 1 a 90 dias.")
         account.auto_approve_days = days
+    for field in ("openings_per_hour", "uploads_per_hour"):   # app/quotas.py
+        if field in body:
+            setattr(account, field, quotas.validate_limit(body[field], field))
     if "waiting_cancel_days" in body:
         days = body["waiting_cancel_days"]
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
