@@ -34,7 +34,7 @@ def _create(api, world, **extra):
 
 
 def test_a_member_created_without_password_gets_a_mail_whose_link_chooses_it_once(
-        app, api, world, smtp):
+        app, api, world, smtp):  # noqa: F811
     _create(api, world)
     assert drain(app)["sent"] == 1
     (received,) = smtp.received()
@@ -99,8 +99,9 @@ def test_an_administrator_resends_the_invitation(app, api, world):
 
 
 def test_the_member_screen_invites_when_the_password_is_left_blank(app, web, world):
-    from app.extensions import db
     from flask_appbuilder.security.sqla.models import Role
+
+    from app.extensions import db
 
     with app.app_context():
         role_id = db.session.scalar(select(Role.id).where(Role.name == "Solicitante"))
