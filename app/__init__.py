@@ -65,6 +65,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app import tenancy
 
     app.before_request(lambda: tenancy.resolve_request_scope(PLATFORM_ROLE))
+    from app import sessions
+
+    sessions.install_ended_session_notice(app)   # "Sua sessão terminou", before any guard
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_dir() / "migrations"),
@@ -96,6 +99,9 @@ def create_app(config: dict | None = None) -> Flask:
                 csrf.exempt(blueprint)
 
     _guard_request_input(app)
+    from app import input_guard
+
+    input_guard.install(app)   # JSON depth/size, 64-bit integers, Dash callback bodies
     _register_platform_routes(app)
     from app import health, static_cache
 
@@ -358,7 +364,7 @@ def _register_error_handlers(app: Flask) -> None:
             retry = getattr(error, "retry_after", None)
             seconds = (max(1, int((retry - dt.datetime.now(dt.timezone.utc)).total_seconds()))
                        if isinstance(retry, dt.datetime) else int(retry or 60))
-            first = "Muitas requisições."
+            first = getattr(error, "quota_message", None) or "Muitas requisições."
         response = _error_page(429, "Muitas tentativas", f"{first} {wait_phrase(seconds)}")
         response = current_app.make_response(response)
         response.headers.setdefault("Retry-After", str(seconds))
@@ -374,16 +380,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
-    csp = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'; font-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
-    )
+    """Nonce-based CSP, HSTS in production, nosniff and friends: app/headers.py."""
+    from app import headers
 
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", csp)
-        return response
+    headers.install(app)

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from app import invitations, quotas
 from app.extensions import db
 from app.models import (
     EVENTS,
@@ -146,6 +147,9 @@ def update_account_settings(account: Account, body: dict) -> Account:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
             raise ValidationError("auto_approve_days", "Informe de 1 a 90 dias.")
         account.auto_approve_days = days
+    for field in ("openings_per_hour", "uploads_per_hour"):   # app/quotas.py
+        if field in body:
+            setattr(account, field, quotas.validate_limit(body[field], field))
     if "waiting_cancel_days" in body:
         days = body["waiting_cancel_days"]
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
@@ -210,8 +214,10 @@ def create_member(body: dict) -> Member:
     last = clean_text(body.get("last_name"), "last_name", "Sobrenome", max_len=64)
     username = validate_username(body.get("username"))
     email = validate_email(body.get("email"))
-    password = validate_password(body.get("password"), username=username, email=email,
-                                 company=_company_name())
+    # No password: the member is invited to choose one by mail (app.invitations).
+    invite = body.get("password") in (None, "")
+    password = invitations.unusable_password() if invite else validate_password(
+        body.get("password"), username=username, email=email, company=_company_name())
     sector = _sector_in_account(body.get("sector_id"))
     roles = roles_for_profiles(current_app.appbuilder.sm, body.get("profiles", ["requester"]))
     active = _active_flag(body.get("active", True))
@@ -221,6 +227,8 @@ def create_member(body: dict) -> Member:
                     active=active)
     db.session.add(member)
     db.session.commit()
+    if invite:
+        invitations.send(member)
     return member
 
 

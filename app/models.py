@@ -93,6 +93,9 @@ class Account(Model):
     auto_approve_days = Column(Integer, nullable=False, default=7)
     # A ticket left "waiting" on its requester this many days is cancelled.
     waiting_cancel_days = Column(Integer, nullable=False, default=7, server_default="7")
+    # Per-requester quotas in any sliding hour (app/quotas.py).
+    openings_per_hour = Column(Integer, nullable=False, default=100, server_default="100")
+    uploads_per_hour = Column(Integer, nullable=False, default=300, server_default="300")
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     __table_args__ = (
         CheckConstraint("auto_approve_days BETWEEN 1 AND 90", name="auto_approve_days"),

@@ -45,10 +45,12 @@ def make_token(member: Member) -> str:
     return _serializer().dumps({"m": member.id, "f": _fingerprint(member)})
 
 
-def member_for_token(token) -> Member:
-    """The member a still-valid token names, or ValidationError("token")."""
+def member_for_token(token, serializer=None, max_age=MAX_AGE, expired=EXPIRED) -> Member:
+    """The member a still-valid token names, or ValidationError("token"). (Invitations
+    use the same with their own serializer, lifetime and message: app.invitations.)"""
+    EXPIRED = expired  # noqa: N806 - the message of this kind of link
     try:
-        data = _serializer().loads(token, max_age=MAX_AGE)
+        data = (serializer or _serializer()).loads(token, max_age=max_age)
     except (SignatureExpired, BadSignature, TypeError, ValueError):
         raise ValidationError("token", EXPIRED)
     member_id = data.get("m") if isinstance(data, dict) else None
@@ -91,8 +93,8 @@ def request_link(email) -> None:
         db.session.commit()
 
 
-def choose_password(token, new, confirmation) -> Member:
-    member = member_for_token(token)
+def choose_password(token, new, confirmation, member=None) -> Member:
+    member = member or member_for_token(token)
     if new != confirmation:
         raise ValidationError("confirm_password",
                               "A confirmação não é igual à nova senha: digite-a de novo.")

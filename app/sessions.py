@@ -174,3 +174,40 @@ def _end_sessions_on_credential_change(session, flush_context, instances):
         live = _read(obj.live_sessions)
         obj.live_sessions = (json.dumps({keep: live[keep]})
                              if keep and is_live(obj, keep) else None)
+
+
+# --- a session that ended, seen from its cookie ---------------------------------------
+
+ENDED_MESSAGE = "Sua sessão terminou. Entre novamente para continuar."
+
+
+def _session_ended_notice():
+    """A cookie that still names a member whose session is no longer live (logged out
+    elsewhere, password changed, deactivated, expired): forget it and say so, instead
+    of FAB's "Acesso negado" on the login page. Pages go to the login with ``next``;
+    anything else (a form post, a Painel callback) is refused with the same words and
+    does nothing. The API is left alone: it reads bearer tokens, not this cookie."""
+    from urllib.parse import quote
+
+    from flask import flash, jsonify, redirect, request
+    from flask_login import current_user
+
+    if "_user_id" not in cookie or request.path.startswith(("/api/", "/static/")):
+        return None
+    if current_user.is_authenticated:
+        return None
+    cookie.clear()
+    if request.method == "GET" and request.accept_mimetypes.best != "application/json" \
+            and not request.path.startswith("/painel/_"):
+        flash(ENDED_MESSAGE, "warning")
+        if request.path.startswith("/login"):
+            return None
+        return redirect("/login/?next=" + quote(request.full_path.rstrip("?"), safe="/"))
+    if request.is_json or request.path.startswith("/painel/"):
+        return jsonify(message=ENDED_MESSAGE), 401
+    flash(ENDED_MESSAGE, "warning")
+    return redirect("/login/")
+
+
+def install_ended_session_notice(app) -> None:
+    app.before_request(_session_ended_notice)

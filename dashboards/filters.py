@@ -20,6 +20,7 @@ from app.security import ValidationError
 
 MAX_PERIOD_DAYS = 3660
 DEFAULT_PERIOD_DAYS = 30
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
 # The clock the mean times are read on: elapsed hours, or the account calendar's working
 # hours (stored on each ticket by the workflow when each step happened).
 CLOCKS = SLA_CLOCKS
@@ -91,16 +92,22 @@ def parse_date(value, field: str, label: str, default: dt.date) -> dt.date:
     if not isinstance(value, str) or len(value) > 10:
         raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
     try:
-        return dt.date.fromisoformat(value[:10])
+        date = dt.date.fromisoformat(value[:10])
     except ValueError:
         raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
+    if not MIN_DATE <= date <= MAX_DATE:
+        # Python's dates end at 9999-12-31: the day after the period (and its UTC
+        # instant) could not be computed, a 500 on the API, the Painel and the exports.
+        raise ValidationError(field, f"{label}: use uma data entre "
+                                     f"{MIN_DATE:%d/%m/%Y} e {MAX_DATE:%d/%m/%Y}.")
+    return date
 
 
 def parse_period(start, end, time_zone: str) -> tuple[dt.date, dt.date]:
     today = today_in(time_zone)
     end_date = parse_date(end, "end", "Data final", today)
     start_date = parse_date(start, "start", "Data inicial",
-                            end_date - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1))
+                            max(MIN_DATE, end_date - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)))
     if end_date < start_date:
         raise ValidationError("end", "A data final deve ser igual ou posterior à inicial.")
     if (end_date - start_date).days > MAX_PERIOD_DAYS:

@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
+from app.headers import nonce
 from app.models import (
     Account,
     Department,
@@ -70,11 +71,14 @@ class PainelDash(dash.Dash):
             "bootstrap.min.css", "fontawesome/fontawesome.min.css",
             "fontawesome/solid.min.css", "fontawesome/v4-shims.min.css", "flags/flags16.css",
             "ab.css"))
+        # Dash's one inline script (``new DashRenderer()``) runs under the page's CSP
+        # nonce (app/headers.py): no 'unsafe-inline' for scripts on the Painel either.
+        renderer = kwargs["renderer"].replace("<script", f'<script nonce="{nonce()}"', 1)
         return f"""<!DOCTYPE html>
 <html lang="pt-BR"><head>{kwargs['metas']}<title>{kwargs['title']}</title>
 {kwargs['favicon']}{css}<link rel="stylesheet" href="/static/app.css">{kwargs['css']}
 </head><body class="painel-body"><header class="top">{navbar}</header>
-{kwargs['app_entry']}<footer>{kwargs['config']}{kwargs['scripts']}{kwargs['renderer']}
+{kwargs['app_entry']}<footer>{kwargs['config']}{kwargs['scripts']}{renderer}
 <script src="/static/appbuilder/js/jquery-latest.js"></script>
 <script src="/static/appbuilder/js/bootstrap.min.js"></script></footer></body></html>"""
 

@@ -5,7 +5,10 @@ inputs (NUL in text, numbers beyond its types) that SQLite takes, and the other 
 round (SQLite overflows on integers beyond 64 bits).
 
 Found by this test and fixed: huge ids in paths and FAB's <pk>, FAB's paging and
-ordering arguments, NUL in FAB's search filters and forms, Dash's asset route."""
+ordering arguments, NUL in FAB's search filters and forms, Dash's asset route; then
+(issue 13, app/input_guard.py) JSON nested thousands deep, integers beyond 64 bits in
+query strings, Rison, JSON and forms, Rison filters of the wrong shape, dates beyond
+9998, malformed Dash callback bodies."""
 import re
 
 import pytest
@@ -95,3 +98,57 @@ def test_generated_screens_refuse_nul_in_forms_and_change_nothing(app, web, worl
     assert response.status_code == 400
     assert "caracteres inválidos" in response.get_data(as_text=True)
     assert counts() == before
+
+
+# Hostile values (issue 13): one path per rule, every route, by one administrator (the
+# guard is at the edge, before any view looks at who is asking) and one requester (the
+# screens only requesters reach). Dash callbacks need the same Origin to get past the
+# Painel's door.
+BIG = "99999999999999999999"
+HOSTILE_QUERIES = [
+    f"?department_id={BIG}&service_id={BIG}&year={BIG}&page={BIG}&aba=x"
+    f"&start=9999-12-31&end=9999-12-31&q=(page:{BIG},page_size:{BIG})",
+    "?start=0001-01-01&end=0001-01-01&q=(filters:!((col:name,opr:eq,value:!(1,2)),"
+    "(col:department_id,opr:eq,value:(a:1))))",
+]
+HOSTILE_BODIES = [
+    "[" * 3000 + "]" * 3000,
+    '{"settings": [{"event": ' * 2000 + "1" + "}]" * 2000 + "}",
+    f'{{"department_id": {BIG}, "service_id": {BIG}, "sector_id": {BIG}, "id": {BIG},'
+    f' "score": {BIG}, "months": {BIG}, "assignee_id": {BIG}, "attendant_ids": [{BIG}],'
+    f' "output": {BIG}, "inputs": [{{"id": {BIG}}}], "start": "9999-12-31",'
+    ' "holidays": [{"date": "9999-12-31", "name": "x"}], "priority": "low",'
+    ' "description": "x", "body": "x", "name": "x"}',
+    '{"output": "f-service_id.options", "inputs": [1], "outputs": 5, "changedPropIds": 1}',
+]
+HOSTILE_FORM = {"sector": BIG, "department": BIG, "service": BIG, "name": "x", "id": BIG,
+                "department_id": BIG, "service_id": BIG, "priority": "low",
+                "description": BIG, "months": BIG, "start": "9999-12-31"}
+
+
+@pytest.mark.parametrize("username", ["alfa_admin", "alfa_requester"])
+def test_no_route_answers_5xx_to_hostile_values(app, world, username, monkeypatch):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    make_ticket(app, world, "open")
+    client = app.test_client()
+    client.post("/login/", data={"username": username, "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {_user_id(app, username)}"}
+    origin = {"Origin": "http://localhost"}
+    failures = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/static") or "logout" in rule.rule:
+            continue
+        path = re.sub(r"<path:[^>]+>", "x.js", re.sub(r"<[^>]+>", "1", rule.rule))
+        headers = dict(origin, **bearer) if path.startswith("/api/") else origin
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                attempts = [(query, {}) for query in HOSTILE_QUERIES]
+            else:
+                attempts = [("", {"data": body, "content_type": "application/json"})
+                            for body in HOSTILE_BODIES] + [("", {"data": HOSTILE_FORM})]
+            for query, kwargs in attempts:
+                response = client.open(path + query, method=method, headers=headers, **kwargs)
+                if response.status_code >= 500:
+                    failures.append((method, path + query, str(kwargs)[:60],
+                                     response.status_code))
+    assert failures == []

@@ -17,6 +17,7 @@ PUBLIC = {  # path pattern -> why it is public
     r"/cadastro/": "company sign-up",
     r"/senha/esqueci": "asks for a password link (same answer for any e-mail, limited)",
     r"/senha/nova/<string:token>": "chooses a new password with a signed one-hour token",
+    r"/senha/convite/<string:token>": "an invited member chooses a password (signed, 7 days)",
     r"/back": "FAB's back-redirect helper",
     r"/lang/<string:locale>": "language switch",
     r"/static/<path:filename>": "static files",

@@ -203,3 +203,25 @@ def test_editing_a_member_without_touching_credentials_keeps_their_sessions(app,
     assert _page_ok(browser)
     assert _access_ok(app, tokens["access_token"])
     assert _refresh_ok(app, tokens["refresh_token"])
+
+
+def test_a_cookie_of_an_ended_session_gets_sua_sessao_terminou(app, world):
+    client = login_browser_client(app, "alfa_requester")
+    stolen = _copy_of(app, client)
+    client.get("/logout/")
+    response = stolen.get("/cliente/chamados?aba=abertos")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login/?next=/cliente/chamados")
+    page = stolen.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Sua sessão terminou" in page and "Acesso negado" not in page
+    # Said once: the cookie no longer names anybody.
+    assert "Sua sessão terminou" not in stolen.get("/login/").get_data(as_text=True)
+    # A form posted with the ended cookie does nothing and says the same.
+    again = _copy_of(app, login_browser_client(app, "alfa_requester"))
+    login_browser_client(app, "alfa_requester")
+    from app import accounts  # noqa: F401 - the profile change below ends every session
+    api_admin = app.test_client()
+    api_admin.put(f"/api/v1/member/{world.users['requester']}", json={"active": False},
+                  headers={"Authorization": f"Bearer {token_for(app, world.users['admin'])}"})
+    posted = again.post("/cliente/abrir", data={"description": "x"})
+    assert posted.status_code == 302 and posted.headers["Location"] == "/login/"

@@ -20,7 +20,9 @@ def serialize_account(account: Account) -> dict:
         "plan_expires_at": iso(account.plan_expires_at),
         "plan_active": account.plan_active(),
         "settings": {"auto_approve_days": account.auto_approve_days,
-                     "waiting_cancel_days": account.waiting_cancel_days},
+                     "waiting_cancel_days": account.waiting_cancel_days,
+                     "openings_per_hour": account.openings_per_hour,
+                     "uploads_per_hour": account.uploads_per_hour},
     }
 
 
@@ -50,7 +52,8 @@ class AccountApi(ApiBase):
             settings = body.get("settings") if isinstance(body.get("settings"), dict) else {}
             accounts.update_account_settings(account, {**settings, **{
                 k: v for k, v in body.items() if k in ("name", "time_zone", "auto_approve_days",
-                                                  "waiting_cancel_days")
+                                                  "waiting_cancel_days", "openings_per_hour",
+                                                  "uploads_per_hour")
             }})
         except ValidationError as error:
             return self.validation_error(error)

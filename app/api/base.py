@@ -21,6 +21,8 @@ from app.models import as_utc
 from app.security import ValidationError
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 2**31 - 1   # page * page_size stays within the 64-bit OFFSET of SQLite
+FILTER_VALUE_TYPES = (str, int, float, bool, type(None))
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -71,7 +73,7 @@ class ApiBase(BaseApi):
                 raise ValidationError("q", "Parâmetro q inválido (Rison).")
         page = args.get("page", 0)
         size = args.get("page_size", 25)
-        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
             raise ValidationError("page", "Página inválida.")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValidationError("page_size", "Tamanho de página inválido.")
@@ -82,10 +84,35 @@ class ApiBase(BaseApi):
         if direction not in ("asc", "desc"):
             raise ValidationError("order_direction", "Use asc ou desc.")
         filters = args.get("filters", [])
-        if not isinstance(filters, list):
-            raise ValidationError("filters", "Filtros inválidos.")
+        if not isinstance(filters, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("value"), FILTER_VALUE_TYPES)
+                for f in filters):
+            # A list or an object as a value was bound as it was (a 500).
+            raise ValidationError("filters", "Filtros inválidos: cada filtro é "
+                                             "(col, opr, value) com um valor simples.")
         return {"page": page, "page_size": min(size, MAX_PAGE_SIZE), "order": order,
                 "direction": direction, "filters": filters}
+
+
+def filter_value(column, name: str, value):
+    """A Rison filter's value as the column's type, or a 400 naming the column: a text
+    compared with an integer column (or the other way round) was a 500 on PostgreSQL,
+    an integer beyond 64 bits one on SQLite."""
+    kind = column.type.python_type
+    if value is None:
+        return None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PAGE:
+            return value
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise ValidationError(name, f"Valor inválido para o filtro {name}.")
 
 
 class ResourceApi(ApiBase):
@@ -127,7 +154,8 @@ class ResourceApi(ApiBase):
                 if not isinstance(flt, dict) or flt.get("col") not in self.filter_columns \
                         or flt.get("opr", "eq") != "eq":
                     raise ValidationError("filters", "Filtro não permitido.")
-                stmt = stmt.where(getattr(self.model, flt["col"]) == flt.get("value"))
+                column = getattr(self.model, flt["col"])
+                stmt = stmt.where(column == filter_value(column, flt["col"], flt.get("value")))
         except ValidationError as error:
             return self.validation_error(error)
         column = getattr(self.model, args["order"])

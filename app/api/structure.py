@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from flask import g
+from flask_appbuilder.api import expose
+from flask_appbuilder.security.decorators import protect
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import accounts, canned, structure
+from app import accounts, canned, invitations, structure
 from app.api.base import ResourceApi
 from app.extensions import db
 from app.models import CannedReply, Department, Member, Sector, Service
@@ -80,6 +82,7 @@ class MemberApi(ResourceApi):
     model = Member
     order_columns = ("id", "first_name", "last_name", "username", "email")
     filter_columns = ("username", "email", "sector_id", "active")
+    method_permission_name = {**ResourceApi.method_permission_name, "invite": "put"}
 
     def base_query(self):
         # The platform operator has no account; members are the account's users. Their
@@ -101,6 +104,20 @@ class MemberApi(ResourceApi):
             # Attendants reach this only to say whether they take new tickets.
             return accounts.set_own_availability(obj, body, actor=g.user)
         return accounts.update_member(obj, body, actor=g.user)
+
+    @expose("/<int:pk>/invite", methods=["POST"])
+    @protect()
+    def invite(self, pk):
+        """A new invitation mail (app.invitations): administrators only."""
+        if not g.user.has_profile("admin"):
+            return self.response_403()
+        member = self._get(pk)
+        if member is None:
+            return self.response_404()
+        if not member.active:
+            return self.response(409, message="Membro inativo: ative-o antes de convidar.")
+        invitations.send(member)
+        return self.response(202, message="Convite enviado.")
 
     def remove(self, obj):
         """Members with history are deactivated, not deleted (their tickets stay)."""

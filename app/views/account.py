@@ -68,8 +68,9 @@ class AccountView(BaseView):
             return redirect(url_for("AccountView.show"))
         body = {"name": request.form.get("name", ""),
                 "time_zone": request.form.get("time_zone", "")}
-        for field in ("auto_approve_days", "waiting_cancel_days"):
-            if field not in request.form and field == "waiting_cancel_days":
+        for field in ("auto_approve_days", "waiting_cancel_days", "openings_per_hour",
+                      "uploads_per_hour"):
+            if field not in request.form and field != "auto_approve_days":
                 continue
             try:
                 body[field] = int(request.form.get(field, ""))

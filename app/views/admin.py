@@ -6,7 +6,7 @@ pre_add / pre_update so a bad value flashes a Portuguese message and writes noth
 """
 from __future__ import annotations
 
-from flask import g, request
+from flask import flash, g, request
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import PasswordField, SelectField
 from wtforms.validators import EqualTo, Optional
 
-from app import accounts, collation, structure
+from app import accounts, collation, invitations, structure
 from app.extensions import db
 from app.models import CannedReply, Department, Member, Sector, Service
 from app.security import (
@@ -160,7 +160,9 @@ class MemberView(AccountModelView):
     description_columns = {
         "roles": _l("Administrador, Solicitante, Atendente e/ou Gestor"),
         "active": _l("Membros inativos não conseguem entrar"),
-        "password": _l("Pelo menos 10 caracteres. Na edição, deixe em branco para manter."),
+        "password": _l("Pelo menos 10 caracteres. Em branco num membro novo: ele recebe um "
+                       "convite por e-mail para escolher a senha. Na edição, em branco "
+                       "mantém a atual."),
     }
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "roles": [["name", FilterInFunction, _profile_role_names]],
@@ -172,7 +174,8 @@ class MemberView(AccountModelView):
         "last_login": lambda value: _local(value),
     }
     add_form_extra_fields = {
-        "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget()),
+        "password": PasswordField(_l("Senha"), widget=BS3PasswordFieldWidget(),
+                                  validators=[Optional()]),
         "conf_password": PasswordField(
             _l("Confirmar senha"), widget=BS3PasswordFieldWidget(),
             validators=[EqualTo("password", message=_l("As senhas não conferem"))]),
@@ -196,7 +199,10 @@ class MemberView(AccountModelView):
             if any(r.name not in PROFILE_ROLES.values() for r in item.roles):
                 raise ValidationError("roles", "Perfil não permitido.")
             password = g.pop("member_new_password", None)
-            if creating or password:
+            if creating and not password:   # invited: app.invitations, after the add
+                item.password = accounts.hash_password(invitations.unusable_password())
+                g.member_invite = True
+            elif creating or password:
                 account = current_account()
                 item.password = accounts.hash_password(validate_password(
                     password or "", username=item.username, email=item.email,
@@ -211,6 +217,12 @@ class MemberView(AccountModelView):
 
     def pre_update(self, item):
         self._validate(item, creating=False)
+
+    def post_add(self, item):
+        if g.pop("member_invite", False):
+            invitations.send(item)
+            flash(f"Convite enviado para {item.email}: o link para escolher a senha vale "
+                  "por 7 dias.", "info")
 
     def prefill_form(self, form, pk):
         form.password.data = ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 
-from app import password_reset
+from app import invitations, password_reset
 from app.extensions import db
 from app.security import ValidationError, rate_limited
 
@@ -30,6 +30,30 @@ class PasswordResetView(BaseView):
             password_reset.request_link(email)
         flash(SENT, "info")
         return redirect(current_app.appbuilder.get_url_for_login)
+
+    @expose("/convite/<string:token>", methods=["GET", "POST"])
+    def invitation(self, token):
+        """The link of an invitation mail: the member chooses a first password."""
+        try:
+            member = invitations.member_for_token(token)
+        except ValidationError as error:
+            flash(error.message, "danger")
+            return self.render_template("password/choose.html", token=None), 400
+        action = url_for("PasswordResetView.invitation", token=token)
+        if request.method == "GET":
+            return self.render_template("password/choose.html", token=token, action=action,
+                                        username=member.username, title="Escolha sua senha")
+        try:
+            invitations.choose_password(token, request.form.get("new_password", ""),
+                                        request.form.get("confirm_password", ""))
+        except ValidationError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return self.render_template("password/choose.html", token=token, action=action,
+                                        username=member.username,
+                                        title="Escolha sua senha"), 400
+        flash("Senha criada. Entre com seu usuário e a nova senha.", "success")
+        return redirect(url_for(f"{current_app.appbuilder.sm.auth_view.endpoint}.login"))
 
     @expose("/nova/<string:token>", methods=["GET", "POST"])
     def choose(self, token):

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import attachments, business_hours, calendars, notifications
+from app import attachments, business_hours, calendars, notifications, quotas
 from app.extensions import db
 from app.models import (
     PRIORITIES,
@@ -124,6 +124,7 @@ def open_ticket(actor: Member, *, department_id, service_id, priority, descripti
     if account is None or not account.plan_active():
         raise PlanExpired("O plano da conta expirou: não é possível abrir chamados. "
                           "Peça a um administrador para renovar o plano.")
+    quotas.check_opening(actor, _utc(now), with_file=bool(getattr(upload, "filename", None)))
     department_id = _id(department_id, "department_id", "Departamento")
     service_id = _id(service_id, "service_id", "Serviço")
     department = db.session.get(Department, department_id)
@@ -381,6 +382,8 @@ def post_message(ticket: Ticket, actor: Member, body, upload=None,
             raise Forbidden("Apenas o atendente responsável pelo chamado envia mensagens. "
                             "Assuma o chamado primeiro.")
     now = _utc(now)
+    if has_file:
+        quotas.check_upload(actor, now)
     message = TicketMessage(account_id=ticket.account_id, ticket_id=ticket.id,
                             author_id=actor.id, body=body, internal=internal, created_at=now)
     db.session.add(message)
