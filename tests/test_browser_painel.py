@@ -73,3 +73,78 @@ def test_manager_uses_the_painel(manager_page, backend):
     settled(page)  # no callback still running when the database is emptied
     href = page.locator("#export-xlsx").get_attribute("href")
     assert href.startswith("/painel/exportar.xlsx?") and "priority=urgent" in href
+
+
+def test_manager_compares_last_month_and_drills_down(manager_page, backend):
+    """Mês passado, its trend and the deltas; a week of the trend, a department bar and
+    an attendant's row narrow the Painel, down to one ticket; the view is in the URL
+    (a reload keeps it); the calendar speaks Portuguese; and on a phone the page does
+    not widen."""
+    page = manager_page
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto("/painel/")
+    settled(page)
+    page.click("#f-preset")
+    page.click("text=Mês passado")
+    page.wait_for_url("**preset=mes-passado**")
+    settled(page)
+    page.wait_for_selector("#chart-trend g.scatterlayer .trace path")
+    delta = page.locator("#kpi-opened-delta").inner_text()
+    assert "período anterior" in delta, delta
+    assert page.locator("#kpi-opened-delta.good, #kpi-opened-delta.neutral,"
+                        " #kpi-opened-delta.bad").count() == 1
+    assert page.locator("#kpi-backlog-delta").inner_text().startswith("no início do período")
+    page.locator("#card-handling .kpi-def summary").click()
+    assert "encerrados no período" in page.locator("#card-handling .kpi-def p").inner_text()
+    page.locator("#card-handling .kpi-def summary").click()
+    screenshot(page, f"painel-last-month-{backend}")
+
+    page.click("#f-period input >> nth=0")
+    calendar = page.locator("[role=dialog], .dash-datepicker-calendar").first
+    calendar.wait_for()
+    text = calendar.inner_text().lower()
+    assert "novembro" in text or "outubro" in text or "dezembro" in text, text[:200]
+    assert "seg" in text and "mon" not in text and "su" not in text.split()
+    screenshot(page, f"painel-calendar-{backend}")
+    page.keyboard.press("Escape")
+
+    page.reload()  # the view is in the address: a bookmark opens the same one
+    settled(page)
+    assert "preset=mes-passado" in page.url
+    assert "Mês passado" in page.locator("#f-preset").inner_text()
+
+    opened_month = page.locator("#kpi-opened").inner_text()
+    page.locator("#chart-trend g.scatterlayer .trace:first-child .points path").nth(1).click(
+        force=True)
+    page.wait_for_selector("#cross-wrap:visible")
+    assert "Intervalo" in page.locator("#cross-chip").inner_text()
+    page.wait_for_function(
+        "before => document.querySelector('#kpi-opened').innerText !== before",
+        arg=opened_month)
+    settled(page)
+    screenshot(page, f"painel-trend-click-{backend}")
+
+    page.locator("#chart-department g.trace.bars path").first.click(force=True)
+    page.wait_for_function(
+        "() => document.querySelector('#cross-chip').innerText.includes('Departamento')")
+    settled(page)
+
+    page.locator("#attendants-body .painel-row-drill").first.click()
+    page.wait_for_function(
+        "() => document.querySelector('#cross-chip').innerText.includes('Atendente')")
+    settled(page)
+    link = page.locator("#drill-table a[href^='/chamados/']").first
+    with page.context.expect_page() as opened:
+        link.click()
+    ticket = opened.value
+    ticket.wait_for_load_state()
+    assert "/chamados/" in ticket.url and ticket.locator("text=Chamado").count() > 0
+    ticket.close()
+
+    page.click("#sort-attendants-head, #table-attendants th:nth-child(3) button")
+    settled(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    settled(page)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, width
+    screenshot(page, f"painel-phone-{backend}")
