@@ -20,6 +20,8 @@ from dashboards.painel import (
     TOP_GROUPS,
     caller,
     filters_from,
+    join_cross,
+    split_cross,
     validate_cross,
 )
 
@@ -149,10 +151,14 @@ def register(app: dash.Dash) -> None:
         + [Input("clear-filters", "n_clicks"), Input("cross-clear", "n_clicks"),
            Input("chart-trend", "clickData"),
            Input({"type": "drill-row", "table": ALL, "id": ALL}, "n_clicks")],
+        State("crossfilter", "data"),
         prevent_initial_call=True,
     )
-    def set_crossfilter(*_):
+    def set_crossfilter(*args):
+        """A click on a bar (or a table row) and a click on the trend combine: the
+        bucket narrows the period, the bar a dimension; a new bar replaces the bar."""
         account = caller()
+        bar, bucket = split_cross(validate_cross(account, args[-1]))
         # the filters themselves are cleared by insights.address
         trigger = ctx.triggered_id
         if trigger == "clear-filters":
@@ -162,9 +168,10 @@ def register(app: dash.Dash) -> None:
             custom = points[0].get("customdata") if isinstance(points[0], dict) else None
             if not isinstance(custom, list) or len(custom) != 3:
                 return dash.no_update
-            return validate_cross(account, {
+            clicked = validate_cross(account, {
                 "dimension": "period", "id": custom[0], "end": custom[1],
                 "label": custom[2]})
+            return join_cross(bar, clicked) if clicked else dash.no_update
         if isinstance(trigger, dict) and trigger.get("type") == "drill-row":
             if not ctx.triggered[0].get("value"):  # a row just drawn, not a click
                 return dash.no_update
@@ -175,7 +182,7 @@ def register(app: dash.Dash) -> None:
             cross = validate_cross(account, {"dimension": dimension, "id": trigger.get("id"),
                                              "label": _row_name(account, dimension,
                                                                 trigger.get("id"))})
-            return cross if cross else dash.no_update
+            return join_cross(cross, bucket) if cross else dash.no_update
         if trigger == "cross-clear":
             return None
         if trigger not in CHARTS:  # e.g. new table rows drawn: nothing was clicked
@@ -185,19 +192,23 @@ def register(app: dash.Dash) -> None:
         cross = validate_cross(account, {
             "dimension": CHARTS[trigger][0], "id": point.get("customdata"),
             "label": html_text.unescape(str(point.get("y", "")))})
-        return cross
+        return join_cross(cross, bucket) if cross else dash.no_update
 
     @app.callback(Output("cross-chip", "children"), Output("cross-wrap", "style"),
                   Input("crossfilter", "data"))
     def show_chip(cross):
         caller()
-        if not cross:
+        bar, bucket = split_cross(cross)
+        if not bar and not bucket:
             return "", {"display": "none"}
         names = {"department": "Departamento", "service": "Serviço", "priority": "Prioridade",
                  "attendant": "Atendente", "sector": "Setor", "requester": "Solicitante",
                  "period": "Intervalo"}
-        return [html.I(className="fa fa-filter"), " Filtrando por ",
-                html.Strong(f"{names.get(cross['dimension'], '')}: {cross.get('label', '')}")], \
+        parts = [html.Strong(f"{names.get(part['dimension'], '')}: {part.get('label', '')}")
+                 for part in (bucket, bar) if part]
+        if len(parts) == 2:
+            parts.insert(1, " e ")
+        return [html.I(className="fa fa-filter"), " Filtrando por ", *parts], \
             {"display": "inline-block"}
 
     @app.callback(Output("f-service_id", "options"), Input("f-department_id", "value"))

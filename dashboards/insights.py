@@ -18,7 +18,13 @@ from app.security import ValidationError
 from dashboards import figures, kpis, periods, queries, sections, urlstate
 from dashboards.callbacks import FILTER_INPUTS, _alert, _split
 from dashboards.filters import today_in
-from dashboards.painel import FILTER_FIELDS, caller, filters_from, validate_cross
+from dashboards.painel import (
+    FILTER_FIELDS,
+    caller,
+    filters_from,
+    split_cross,
+    validate_cross,
+)
 
 STATE_KEYS = ("preset", "start", "end", *FILTER_FIELDS, "clock", "granularity")
 STATE_PROPS = [("f-preset", "value"), ("f-period", "start_date"), ("f-period", "end_date")] \
@@ -110,7 +116,8 @@ def register(app: dash.Dash) -> None:
         frame = queries.trend(session, account.id, span, granularity)
         labels = [periods.bucket_label(a, b, granularity)
                   for a, b in zip(frame["start"], frame["end"])]
-        selected = cross["id"] if cross and cross["dimension"] == "period" else None
+        bucket = split_cross(cross)[1]
+        selected = bucket["id"] if bucket else None
         trend = figures.trend(frame, granularity, labels, selected)
         note = (f"Por {periods.GRANULARITIES[granularity].lower()}, de "
                 f"{span.start:%d/%m/%Y} a {span.end:%d/%m/%Y}. Clique num ponto para "

@@ -98,17 +98,38 @@ def caller() -> Account:
     return account
 
 
+def split_cross(cross) -> tuple[dict | None, dict | None]:
+    """(clicked bar, clicked trend bucket) of the cross-filter: a bucket alone is
+    ``{"dimension": "period", ...}``; a bar may carry a bucket under "bucket"."""
+    if not isinstance(cross, dict):
+        return None, None
+    if cross.get("dimension") == "period":
+        return None, {k: v for k, v in cross.items() if k != "bucket"}
+    bar = {k: v for k, v in cross.items() if k != "bucket"}
+    return bar, cross.get("bucket") if isinstance(cross.get("bucket"), dict) else None
+
+
+def join_cross(bar: dict | None, bucket: dict | None) -> dict | None:
+    if bar and bucket:
+        return {**bar, "bucket": bucket}
+    return bar or bucket or None
+
+
 def filters_from(account: Account, start, end, values: dict, cross: dict | None,
                  skip: str | None = None):
     """Validated Filters from component values plus the clicked bar (unless it is the
     chart's own dimension: that chart keeps all its bars and highlights the one). A
-    clicked point of the trend narrows the period to its bucket (within the period)."""
+    clicked point of the trend narrows the period to its bucket (within the period),
+    except for the trend itself (``skip="period"``); a bar and a bucket combine."""
     f = build_filters(db.session, account.id, account.time_zone, start=start, end=end,
                       **values)
-    if cross and cross.get("dimension") == "period" and skip != "period":
-        low = max(f.start, dt.date.fromisoformat(cross["id"]))
-        high = min(f.end, dt.date.fromisoformat(cross["end"]))
-        return f.replace(start=low, end=high) if low <= high else f
+    bar, bucket = split_cross(cross)
+    if bucket and skip != "period":
+        low = max(f.start, dt.date.fromisoformat(bucket["id"]))
+        high = min(f.end, dt.date.fromisoformat(bucket["end"]))
+        if low <= high:
+            f = f.replace(start=low, end=high)
+    cross = bar
     if cross and cross.get("dimension") in DIMENSION_FIELD and cross["dimension"] != skip:
         field = DIMENSION_FIELD[cross["dimension"]]
         current = getattr(f, field)
@@ -122,6 +143,13 @@ def validate_cross(account: Account, cross) -> dict | None:
     """A clicked bar's (dimension, id), checked like any other filter value."""
     if isinstance(cross, dict) and cross.get("dimension") == "period":
         return validate_bucket(cross)
+    bar = validate_bar(account, cross)
+    if bar and isinstance(cross.get("bucket"), dict):
+        return join_cross(bar, validate_bucket(cross["bucket"]))
+    return bar
+
+
+def validate_bar(account: Account, cross) -> dict | None:
     if not isinstance(cross, dict) or cross.get("dimension") not in DIMENSION_FIELD:
         return None
     dimension, ident = cross["dimension"], cross.get("id")

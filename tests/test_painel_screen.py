@@ -101,6 +101,16 @@ def test_a_clicked_week_narrows_the_rest(web, world, data):  # noqa: F811
     assert cards["kpi-opened"]["children"] == "1"                       # ticket 7
     trend = response(dash_post(client, "..chart-trend", {**MARCH, "crossfilter.data": week}))
     assert len(trend["chart-trend"]["figure"]["data"][0]["customdata"]) == 6  # whole March
+    both = {"dimension": "department", "id": world.departments["TI"], "label": "TI",
+            "bucket": {"dimension": "period", "id": "2025-03-10", "end": "2025-03-16",
+                       "label": "semana de 10/03/2025"}}
+    cards = response(dash_post(client, "..kpi-backlog", {**MARCH, "crossfilter.data": both}))
+    assert cards["kpi-opened"]["children"] == "1"                       # ticket 5, TI
+    chip = response(dash_post(client, "..cross-chip", {"crossfilter.data": both}))
+    assert "Intervalo: semana de 10/03/2025" in json.dumps(chip, ensure_ascii=False)
+    both["id"] = world.departments["RH"]
+    cards = response(dash_post(client, "..kpi-backlog", {**MARCH, "crossfilter.data": both}))
+    assert cards["kpi-opened"]["children"] == "0"
     forged = {"dimension": "period", "id": "2025-02-30", "end": "2025-03-09"}
     cards = response(dash_post(client, "..kpi-backlog", {**MARCH, "crossfilter.data": forged}))
     assert cards["kpi-opened"]["children"] == "5"                       # ignored
