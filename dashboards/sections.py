@@ -146,8 +146,9 @@ def sorted_frame(frame: pd.DataFrame, sort: dict | None, table: str) -> pd.DataF
     columns = [c for c, _ in TABLES[table]]
     sort = sort if isinstance(sort, dict) and sort.get("column") in columns \
         else DEFAULT_SORT[table]
+    key = (lambda c: c.str.casefold()) if sort["column"] == "name" else None
     return frame.sort_values(sort["column"], ascending=not sort.get("descending"),
-                             na_position="last", kind="stable")
+                             na_position="last", kind="stable", key=key)
 
 
 def _drill_button(table: str, ident) -> html.Button:

@@ -1,8 +1,10 @@
 """A manager opens the Painel in a real browser (Debian chromium): charts render, a
 filter and a click on a bar narrow the view, and screenshots show how it reads."""
+import os
+
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import ARTIFACTS, screenshot
 
 
 @pytest.fixture
@@ -29,6 +31,12 @@ def settled(page) -> None:
     page.wait_for_function("document.querySelector('[data-dash-is-loading]') === null")
     page.wait_for_function(
         "document.querySelectorAll('.painel-chart .main-svg').length >= 8")
+
+
+def visible_part(page, name: str) -> None:
+    """What the screen shows without scrolling (beside the full-page screenshot)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}-screen.png"))
 
 
 def bar_count(page, chart: str) -> int:
@@ -100,6 +108,7 @@ def test_manager_compares_last_month_and_drills_down(manager_page, backend):
     assert "encerrados no período" in page.locator("#card-handling .kpi-def p").inner_text()
     page.locator("#card-handling .kpi-def summary").click()
     screenshot(page, f"painel-last-month-{backend}")
+    visible_part(page, f"painel-last-month-{backend}")
 
     page.click("#f-period")
     calendar = page.locator(".dash-datepicker-content").first
@@ -115,20 +124,28 @@ def test_manager_compares_last_month_and_drills_down(manager_page, backend):
     assert "preset=mes-passado" in page.url
     assert "Mês passado" in page.locator("#f-preset").inner_text()
 
+    page.click("#trend-granularity >> text=Semana")
+    page.wait_for_url("**granularity=week**")
+    settled(page)
     opened_month = page.locator("#kpi-opened").inner_text()
     page.locator("#chart-trend g.scatterlayer .trace:first-child .points path").nth(1).click(
         force=True)
     page.wait_for_selector("#cross-wrap:visible")
-    assert "Intervalo" in page.locator("#cross-chip").inner_text()
+    assert "Intervalo: semana de" in page.locator("#cross-chip").inner_text()
     page.wait_for_function(
         "before => document.querySelector('#kpi-opened').innerText !== before",
         arg=opened_month)
     settled(page)
     screenshot(page, f"painel-trend-click-{backend}")
+    visible_part(page, f"painel-trend-click-{backend}")
 
     page.locator("#chart-department g.trace.bars path").first.click(force=True)
     page.wait_for_function(
         "() => document.querySelector('#cross-chip').innerText.includes('Departamento')")
+    assert "Intervalo" in page.locator("#cross-chip").inner_text()  # the two combine
+    settled(page)
+    page.click("#cross-clear")
+    page.wait_for_selector("#cross-wrap", state="hidden")
     settled(page)
 
     page.locator("#attendants-body .painel-row-drill").first.click()
@@ -143,10 +160,16 @@ def test_manager_compares_last_month_and_drills_down(manager_page, backend):
     assert "/chamados/" in ticket.url and ticket.locator("text=Chamado").count() > 0
     ticket.close()
 
-    page.click("#sort-attendants-head, #table-attendants th:nth-child(3) button")
+    first = page.locator("#attendants-body tr td").first.inner_text()
+    page.click("#table-attendants th:nth-child(1) button")  # by name, A to Z
     settled(page)
+    names = page.locator("#attendants-body tr td:first-child").all_inner_texts()
+    assert names == sorted(names, key=str.lower) and first in names
     page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()  # the same address on a phone
     settled(page)
+    assert "Mês passado" in page.locator("#f-preset").inner_text()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, width
     screenshot(page, f"painel-phone-{backend}")
+    visible_part(page, f"painel-phone-{backend}")
