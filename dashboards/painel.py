@@ -301,6 +301,7 @@ def layout():
                 html.Div(className="painel-panel-head", children=[
                     html.H4("Chamados em risco de estourar o SLA"),
                     dcc.Dropdown(id="risk-hours", value=8, clearable=False, searchable=False,
+                                 labels=sections.DROPDOWN_LABELS,
                                  options=[{"label": f"próximas {h} h", "value": h}
                                           for h in (2, 4, 8, 24, 48)]),
                 ]),

@@ -116,6 +116,7 @@ def test_manager_compares_last_month_and_drills_down(manager_page, backend):
     text = calendar.inner_text().lower()
     assert "novembro" in text or "outubro" in text or "dezembro" in text, text[:200]
     assert "seg" in text and "mon" not in text and "su" not in text.split()
+    assert page.locator("[aria-label='Mês anterior']").count() == 1
     screenshot(page, f"painel-calendar-{backend}")
     page.keyboard.press("Escape")
 

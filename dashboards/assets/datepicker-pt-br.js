@@ -76,3 +76,33 @@
   window.dateFns.locale = window.dateFns.locale || {};
   window.dateFns.locale.ptBR = ptBR;
 }());
+
+/* The calendar's few screen-reader labels have no prop in Dash 4: they are put in
+ * Portuguese as the calendar draws them (text only, on a fixed list of labels). */
+(function () {
+  "use strict";
+  var labels = {
+    "Clear Dates": "Limpar datas", "Clear date": "Limpar data",
+    "Close calendar": "Fechar calendário", "Previous month": "Mês anterior",
+    "Next month": "Próximo mês"
+  };
+  function translate(root) {
+    if (!root.querySelectorAll) { return; }
+    var found = root.querySelectorAll("[aria-label]");
+    for (var i = 0; i < found.length; i += 1) {
+      var text = labels[found[i].getAttribute("aria-label")];
+      if (text) { found[i].setAttribute("aria-label", text); }
+    }
+  }
+  function start() {
+    translate(document.body);
+    new MutationObserver(function (changes) {
+      for (var i = 0; i < changes.length; i += 1) {
+        var target = changes[i].target;
+        translate(target.nodeType === 1 ? target : document.body);
+      }
+    }).observe(document.body, {childList: true, subtree: true, attributes: true,
+      attributeFilter: ["aria-label"]});
+  }
+  if (document.body) { start(); } else { document.addEventListener("DOMContentLoaded", start); }
+}());
