@@ -462,14 +462,25 @@ def first_day(session, account_id: int, time_zone: str) -> dt.date | None:
 
 
 def backlog_at(session, account_id: int, f: Filters, moment: dt.datetime) -> int:
-    """Tickets open at ``moment``: opened before it, neither closed nor cancelled by it
-    (closed_at and cancelled_at are set once, by the final approval or the
-    cancellation)."""
+    """Tickets open at ``moment``: opened before it, neither closed nor cancelled by it.
+
+    Read from "now" backwards, so a moment a month ago reads a month of tickets, not
+    every older one: today's backlog (the status index), minus those of it opened
+    since, plus those opened before that were closed or cancelled since (closed_at
+    and cancelled_at are set once, by the final approval or the cancellation)."""
     moment = as_utc(moment)
-    return int(session.scalar(select(func.count()).select_from(T).where(
-        *dimension_clauses(account_id, f), T.c.opened_at < moment,
-        or_(T.c.closed_at.is_(None), T.c.closed_at >= moment),
-        or_(T.c.cancelled_at.is_(None), T.c.cancelled_at >= moment))))
+    base = dimension_clauses(account_id, f)
+
+    def count(*where):
+        return select(func.count()).select_from(T).where(*base, *where).scalar_subquery()
+
+    stmt = select(
+        count(T.c.status.in_(BACKLOG_STATUSES))
+        - count(T.c.status.in_(BACKLOG_STATUSES), T.c.opened_at >= moment)
+        + count(T.c.status == "closed", T.c.closed_at >= moment, T.c.opened_at < moment)
+        + count(T.c.status == "cancelled", T.c.cancelled_at >= moment,
+                T.c.opened_at < moment))
+    return int(session.scalar(stmt))
 
 
 def _late_open(now):
