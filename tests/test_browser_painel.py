@@ -127,6 +127,8 @@ def test_manager_compares_last_month_and_drills_down(manager_page, backend):
 
     page.click("#trend-granularity >> text=Semana")
     page.wait_for_url("**granularity=week**")
+    page.wait_for_function(  # the weekly figure drawn, not the daily one still shown
+        "() => document.querySelector('#trend-note').innerText.startsWith('Por semana')")
     settled(page)
     opened_month = page.locator("#kpi-opened").inner_text()
     page.locator("#chart-trend g.scatterlayer .trace:first-child .points path").nth(1).click(
