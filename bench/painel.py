@@ -185,10 +185,32 @@ def _measure(app, account_id: int, args) -> None:
 
             ceiling = _median_ms(one, args.repeat)
             print(f"{name:28s} {mine:9.1f} {ceiling:14.1f} {mine / ceiling:6.2f}")
+        _new_figures(session, account_id, f, now, args.repeat)
         _compare_clocks(session, account_id, f, now, args.repeat)
     raw.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npico de memória do processo que serve os KPIs: {peak:.0f} MB")
+
+
+def _new_figures(session, account_id: int, f, now, repeat: int) -> None:
+    """The figures added on 2026-12-01 (trend, previous period, people, services,
+    satisfaction), which the KPI set above now includes; no raw-SQL twin yet."""
+    from dashboards import kpis, queries
+
+    span, granularity = kpis.trend_span(session, account_id, f)
+    calls = {
+        f"trend ({granularity})": lambda: queries.trend(session, account_id, span, granularity,
+                                                        now=now),
+        "previous_headline": lambda: kpis.previous_headline(session, account_id, f, now=now),
+        "attendant_table": lambda: queries.attendant_table(session, account_id, f),
+        "service_table": lambda: queries.service_table(session, account_id, f),
+        "department_sla": lambda: queries.department_sla(session, account_id, f),
+        "satisfaction_overview": lambda: queries.satisfaction_overview(session, account_id, f),
+        "low_scores": lambda: queries.low_scores(session, account_id, f),
+    }
+    print(f"\n{'figuras novas (no conjunto)':28s} {'app (ms)':>9s}")
+    for name, call in calls.items():
+        print(f"{name:28s} {_median_ms(call, repeat):9.1f}")
 
 
 def _interleaved_ms(first, second, repeat: int) -> tuple[float, float]:

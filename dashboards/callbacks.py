@@ -7,11 +7,11 @@ import html as html_text
 from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, ctx, html
+from dash import ALL, Input, Output, State, ctx, html
 
 from app.extensions import db
 from app.security import ValidationError
-from dashboards import figures, queries, tables
+from dashboards import figures, kpis, queries, tables
 from dashboards.painel import (
     FILTER_FIELDS,
     GROUP_CHARTS,
@@ -20,6 +20,8 @@ from dashboards.painel import (
     TOP_GROUPS,
     caller,
     filters_from,
+    join_cross,
+    split_cross,
     validate_cross,
 )
 
@@ -78,41 +80,135 @@ KPI_IDS = ["backlog", "opened", "first-response", "handling", "sla-met", "sla-br
            "reopened"]
 KPI_OUTPUTS = [o for k in KPI_IDS for o in (Output(f"kpi-{k}", "children"),
                                             Output(f"kpi-{k}-note", "children"))]
+# card -> the headline figure it shows (kpis.HEADLINE), for the previous period's line
+CARD_FIGURES = {"backlog": "open_backlog", "opened": "opened_in_period",
+                "first-response": "mean_first_response_hours",
+                "handling": "mean_handling_hours", "sla-met": "sla_met",
+                "sla-breached": "sla_breached", "reopened": "reopenings"}
+DELTA_OUTPUTS = [o for k in KPI_IDS for o in (Output(f"kpi-{k}-delta", "children"),
+                                              Output(f"kpi-{k}-delta", "className"))]
+
+
+def _delta_outputs(current: dict, previous: dict | None, clock: str) -> list:
+    """Per card: "antes: X · ▲ 25%" coloured good / bad / neutral for that KPI."""
+    out = []
+    for card in KPI_IDS:
+        name = CARD_FIGURES[card]
+        if previous is None:
+            out += ["sem período anterior", "kpi-delta neutral"]
+            continue
+        before, now = previous["values"][name], current[name]
+        timed = name.startswith("mean_")
+        shown = figures.hours(before, clock) if timed else figures.number(before)
+        label = "no início do período" if name == "open_backlog" else "período anterior"
+        delta, percent = kpis.change(now, before)
+        if delta is None:
+            out += [f"{label}: {shown}", "kpi-delta neutral"]
+            continue
+        if abs(delta) < 1e-9:
+            out += [f"{label}: {shown} · = igual", "kpi-delta neutral"]
+            continue
+        arrow = "▲" if delta > 0 else "▼"
+        size = (figures.number(abs(percent), 0) + "%" if percent is not None
+                else (figures.hours(abs(delta), clock) if timed else figures.number(abs(delta))))
+        direction = kpis.DIRECTION[name] * (1 if delta > 0 else -1)
+        tone = {1: "good", -1: "bad", 0: "neutral"}[direction]
+        out += [f"{label}: {shown} · {arrow} {size}", f"kpi-delta {tone}"]
+    return out
+
+
+def _department_notes(session, account, f, frame) -> list:
+    """"SLA cumprido 87%" per department bar (tickets closed in the period)."""
+    sla = queries.department_sla(session, account.id, f).set_index("id")["sla_met_pct"]
+    notes = []
+    for ident in frame["id"]:
+        value = sla.get(int(ident)) if ident is not None and ident == ident else None
+        notes.append(None if value is None or value != value
+                     else f"SLA cumprido {figures.number(value, 0)}%")
+    return notes
+
+
+def _row_name(account, dimension: str, ident) -> str:
+    from app.models import Member, Service
+
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        return ""
+    model = Member if dimension == "attendant" else Service
+    row = db.session.get(model, ident)
+    if row is None or row.account_id != account.id:
+        return ""
+    return f"{row.first_name} {row.last_name}" if dimension == "attendant" else row.name
 
 
 def register(app: dash.Dash) -> None:
+    from dashboards import insights
+
+    insights.register(app)
+
     @app.callback(
-        [Output(f"f-{field}", "value") for field in FILTER_FIELDS]
-        + [Output("crossfilter", "data")],
+        Output("crossfilter", "data"),
         [Input(ident, "clickData") for ident in CHARTS]
-        + [Input("clear-filters", "n_clicks"), Input("cross-clear", "n_clicks")],
+        + [Input("clear-filters", "n_clicks"), Input("cross-clear", "n_clicks"),
+           Input("chart-trend", "clickData"),
+           Input({"type": "drill-row", "table": ALL, "id": ALL}, "n_clicks")],
+        State("crossfilter", "data"),
         prevent_initial_call=True,
     )
-    def set_crossfilter(*_):
+    def set_crossfilter(*args):
+        """A click on a bar (or a table row) and a click on the trend combine: the
+        bucket narrows the period, the bar a dimension; a new bar replaces the bar."""
         account = caller()
-        keep = [dash.no_update] * len(FILTER_FIELDS)
+        bar, bucket = split_cross(validate_cross(account, args[-1]))
+        # the filters themselves are cleared by insights.address
         trigger = ctx.triggered_id
         if trigger == "clear-filters":
-            return [[] for _ in FILTER_FIELDS] + [None]
-        if trigger == "cross-clear" or trigger not in CHARTS:
-            return keep + [None]
+            return None
+        if trigger == "chart-trend":
+            points = (ctx.triggered[0].get("value") or {}).get("points") or [{}]
+            custom = points[0].get("customdata") if isinstance(points[0], dict) else None
+            if not isinstance(custom, list) or len(custom) != 3:
+                return dash.no_update
+            clicked = validate_cross(account, {
+                "dimension": "period", "id": custom[0], "end": custom[1],
+                "label": custom[2]})
+            return join_cross(bar, clicked) if clicked else dash.no_update
+        if isinstance(trigger, dict) and trigger.get("type") == "drill-row":
+            if not ctx.triggered[0].get("value"):  # a row just drawn, not a click
+                return dash.no_update
+            dimension = {"attendant": "attendant", "service": "service"}.get(
+                trigger.get("table"))
+            if dimension is None:
+                return dash.no_update
+            cross = validate_cross(account, {"dimension": dimension, "id": trigger.get("id"),
+                                             "label": _row_name(account, dimension,
+                                                                trigger.get("id"))})
+            return join_cross(cross, bucket) if cross else dash.no_update
+        if trigger == "cross-clear":
+            return None
+        if trigger not in CHARTS:  # e.g. new table rows drawn: nothing was clicked
+            return dash.no_update
         points = (ctx.triggered[0].get("value") or {}).get("points") or [{}]
         point = points[0] if isinstance(points[0], dict) else {}
         cross = validate_cross(account, {
             "dimension": CHARTS[trigger][0], "id": point.get("customdata"),
             "label": html_text.unescape(str(point.get("y", "")))})
-        return keep + [cross]
+        return join_cross(cross, bucket) if cross else dash.no_update
 
     @app.callback(Output("cross-chip", "children"), Output("cross-wrap", "style"),
                   Input("crossfilter", "data"))
     def show_chip(cross):
         caller()
-        if not cross:
+        bar, bucket = split_cross(cross)
+        if not bar and not bucket:
             return "", {"display": "none"}
         names = {"department": "Departamento", "service": "Serviço", "priority": "Prioridade",
-                 "attendant": "Atendente", "sector": "Setor", "requester": "Solicitante"}
-        return [html.I(className="fa fa-filter"), " Filtrando por ",
-                html.Strong(f"{names.get(cross['dimension'], '')}: {cross.get('label', '')}")], \
+                 "attendant": "Atendente", "sector": "Setor", "requester": "Solicitante",
+                 "period": "Intervalo"}
+        parts = [html.Strong(f"{names.get(part['dimension'], '')}: {part.get('label', '')}")
+                 for part in (bucket, bar) if part]
+        if len(parts) == 2:
+            parts.insert(1, " e ")
+        return [html.I(className="fa fa-filter"), " Filtrando por ", *parts], \
             {"display": "inline-block"}
 
     @app.callback(Output("f-service_id", "options"), Input("f-department_id", "value"))
@@ -136,7 +232,7 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         KPI_OUTPUTS + [Output(ident, "figure") for ident in CHARTS]
         + [Output("step-table", "children"), Output("painel-alert", "children"),
-           Output("export-csv", "href"), Output("export-xlsx", "href")],
+           Output("export-csv", "href"), Output("export-xlsx", "href")] + DELTA_OUTPUTS,
         FILTER_INPUTS + [Input("f-clock", "value")],
     )
     def refresh(*args):
@@ -154,15 +250,20 @@ def register(app: dash.Dash) -> None:
                          for ident, (dimension, _) in CHARTS.items()}
         except ValidationError as error:
             blank = [figures.empty(title, error.message) for _, title in CHARTS.values()]
-            return ["—", ""] * len(KPI_IDS) + blank + ["", _alert(error.message), "#", "#"]
+            return (["—", ""] * len(KPI_IDS) + blank + ["", _alert(error.message), "#", "#"]
+                    + ["", "kpi-delta"] * len(KPI_IDS))
         row = queries.summary(session, account.id, f).iloc[0]
+        deltas = _delta_outputs(kpis.headline(row),
+                                kpis.previous_headline(session, account.id, f), f.clock)
         selected = cross["id"] if cross else None
         figs = []
         for ident, (dimension, title) in GROUP_CHARTS.items():
             frame = queries.counts_by(session, account.id, per_chart[ident], dimension,
                                       limit=TOP_GROUPS)
             mine = selected if cross and cross["dimension"] == dimension else None
-            figs.append(figures.bars(frame, title, mine))
+            notes = _department_notes(session, account, per_chart[ident], frame) \
+                if dimension == "department" else None
+            figs.append(figures.bars(frame, title, mine, notes))
         shared = None if cross and cross["dimension"] in ("department", "sector") else \
             queries.satisfaction_views(session, account.id, f)
         for ident, (dimension, title) in SATISFACTION_CHARTS.items():
@@ -173,7 +274,8 @@ def register(app: dash.Dash) -> None:
         steps = tables.steps(queries.step_times(session, account.id, f), f.clock)
         query = export_query(start, end, values, cross)
         return (_summary_outputs(row, f.clock) + figs
-                + [steps, None, f"/painel/exportar.csv?{query}", f"/painel/exportar.xlsx?{query}"])
+                + [steps, None, f"/painel/exportar.csv?{query}", f"/painel/exportar.xlsx?{query}"]
+                + deltas)
 
     @app.callback(Output("drill-page", "data"),
                   FILTER_INPUTS + [Input("page-prev", "n_clicks"), Input("page-next", "n_clicks")],

@@ -86,8 +86,10 @@ def fitted_height(rows: int) -> int:
     return max(190, min(420, 70 + 30 * rows))
 
 
-def bars(frame: pd.DataFrame, title: str, selected=None) -> go.Figure:
-    """Horizontal bars of ticket counts; the cross-filtered group is highlighted."""
+def bars(frame: pd.DataFrame, title: str, selected=None, notes: list | None = None
+         ) -> go.Figure:
+    """Horizontal bars of ticket counts; the cross-filtered group is highlighted;
+    ``notes`` (one per bar, e.g. "SLA cumprido 87%") follow the count."""
     height = fitted_height(len(frame))
     if frame.empty:
         return empty(title, height=height)
@@ -97,10 +99,72 @@ def bars(frame: pd.DataFrame, title: str, selected=None) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=frame["count"].astype(int).tolist(), y=unique_labels(frame), orientation="h",
         customdata=ids, marker={"color": colors},
-        text=[number(v) for v in frame["count"]], textposition="auto",
+        text=[number(v) + (f" · {n}" if notes and n else "")
+              for v, n in zip(frame["count"], notes or [None] * len(frame))],
+        textposition="auto",
         hovertemplate="%{y}: %{x} chamados<extra></extra>",
     ))
     return _base_layout(fig, title, height)
+
+
+TREND_SERIES = (("opened", "Abertos", BLUE), ("closed", "Encerrados", "#1e8449"),
+                ("backlog", "Em aberto (fim do intervalo)", "#7d3c98"))
+SHORT_LABELS = {"day": "%d/%m", "week": "%d/%m/%y"}
+
+
+def trend(frame: pd.DataFrame, granularity: str, labels: list[str],
+          selected: str | None = None) -> go.Figure:
+    """Opened, closed and backlog per bucket as lines, SLA breaches as bars on a
+    second axis. A category axis of pt-BR labels (plotly's date axis would say
+    "Nov"); every point carries its bucket (start, end, label) for the click."""
+    title = "Abertos, encerrados e em aberto; violações de SLA"
+    if frame.empty:
+        return empty(title, height=320)
+    months = ["jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov",
+              "dez"]
+    axis = [f"{months[a.month - 1]}/{a.year}" if granularity == "month"
+            else a.strftime(SHORT_LABELS[granularity]) for a in frame["start"]]
+    custom = [[a.isoformat(), b.isoformat(), label]
+              for a, b, label in zip(frame["start"], frame["end"], labels)]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=axis, y=frame["breached"].astype(int).tolist(), name="Violações de SLA",
+        marker={"color": "#e6b0aa"}, yaxis="y2", customdata=custom,
+        hovertemplate="%{customdata[2]}<br>Violações de SLA: %{y}<extra></extra>"))
+    for column, name, color in TREND_SERIES:
+        fig.add_trace(go.Scatter(
+            x=axis, y=frame[column].astype(int).tolist(), name=name, mode="lines+markers",
+            line={"color": color, "width": 2}, marker={"size": 7}, customdata=custom,
+            hovertemplate="%{customdata[2]}<br>" + name + ": %{y}<extra></extra>"))
+    _base_layout(fig, title, 320)
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.18},
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
+                              "rangemode": "tozero", "title": {"text": "violações"},
+                              "tickformat": ",d"},
+                      hovermode="closest")
+    fig.update_layout(yaxis={"autorange": True, "rangemode": "tozero", "tickformat": ",d"})
+    fig.update_xaxes(type="category")
+    if selected is not None and selected in [c[0] for c in custom]:
+        index = [c[0] for c in custom].index(selected)
+        fig.add_vrect(x0=index - 0.5, x1=index + 0.5, fillcolor=ACCENT, opacity=0.15,
+                      line_width=0)
+    return fig
+
+
+def scores(distribution: dict) -> go.Figure:
+    """How many surveys gave each score, 1 to 5."""
+    title = "Distribuição das notas"
+    if not sum(distribution.values()):
+        return empty(title, "Nenhuma pesquisa respondida no período.", 220)
+    fig = go.Figure(go.Bar(
+        x=[str(s) for s in range(1, 6)], y=[distribution[s] for s in range(1, 6)],
+        marker={"color": SCORE_COLORS}, text=[number(distribution[s]) for s in range(1, 6)],
+        textposition="auto", hovertemplate="Nota %{x}: %{y} pesquisas<extra></extra>"))
+    _base_layout(fig, title, 220)
+    fig.update_yaxes(autorange=True)
+    fig.update_xaxes(type="category", title={"text": "nota"})
+    return fig
 
 
 def satisfaction(frame: pd.DataFrame, title: str, selected=None) -> go.Figure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,9 +19,11 @@ from sqlalchemy import select
 from app.models import PRIORITIES, SLA_CLOCKS, Department, Member, Sector, Service
 from app.security import ValidationError
 
-MAX_PERIOD_DAYS = 3660
 DEFAULT_PERIOD_DAYS = 30
-MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+# Any real period is answered (shared/API.md, "Periods"); only the UTC bounds are kept
+# inside what datetime can hold, so 0001-01-01 or 9999-12-31 never overflow.
+FIRST_BOUND_DAY = dt.date(1, 1, 2)
+LAST_BOUND_DAY = dt.date(9999, 12, 30)
 # The clock the mean times are read on: elapsed hours, or the account calendar's working
 # hours (stored on each ticket by the workflow when each step happened).
 CLOCKS = SLA_CLOCKS
@@ -53,9 +56,15 @@ class Filters:
         midnight after ``end``, so both dates are whole days in the account's zone
         (daylight-saving days included)."""
         zone = ZoneInfo(self.time_zone)
-        low = dt.datetime.combine(self.start, dt.time(), zone)
-        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone)
+        first = max(self.start, FIRST_BOUND_DAY)
+        after = min(self.end, LAST_BOUND_DAY - dt.timedelta(days=1)) + dt.timedelta(days=1)
+        low = dt.datetime.combine(first, dt.time(), zone)
+        high = dt.datetime.combine(max(after, first), dt.time(), zone)
         return _utc(low), _utc(high)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
     def replace(self, **changes) -> "Filters":
         return dataclasses.replace(self, **changes)
@@ -86,32 +95,34 @@ def today_in(time_zone: str) -> dt.date:
     return dt.datetime.now(ZoneInfo(time_zone)).date()
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_date(value, field: str, label: str, default: dt.date) -> dt.date:
+    """``AAAA-MM-DD`` and a real calendar date (2025-02-30 is a 400, not March)."""
     if value in (None, ""):
         return default
-    if not isinstance(value, str) or len(value) > 10:
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
     try:
-        date = dt.date.fromisoformat(value[:10])
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValidationError(field, f"{label}: use uma data no formato AAAA-MM-DD.")
-    if not MIN_DATE <= date <= MAX_DATE:
-        # Python's dates end at 9999-12-31: the day after the period (and its UTC
-        # instant) could not be computed, a 500 on the API, the Painel and the exports.
-        raise ValidationError(field, f"{label}: use uma data entre "
-                                     f"{MIN_DATE:%d/%m/%Y} e {MAX_DATE:%d/%m/%Y}.")
-    return date
+        raise ValidationError(field, f"{label}: {_br(value)} não é uma data do calendário.")
+
+
+def _br(value: str) -> str:
+    year, month, day = value.split("-")
+    return f"{day}/{month}/{year}"
 
 
 def parse_period(start, end, time_zone: str) -> tuple[dt.date, dt.date]:
     today = today_in(time_zone)
     end_date = parse_date(end, "end", "Data final", today)
     start_date = parse_date(start, "start", "Data inicial",
-                            max(MIN_DATE, end_date - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)))
+                            end_date - dt.timedelta(days=min(DEFAULT_PERIOD_DAYS - 1,
+                                                             (end_date - dt.date.min).days)))
     if end_date < start_date:
         raise ValidationError("end", "A data final deve ser igual ou posterior à inicial.")
-    if (end_date - start_date).days > MAX_PERIOD_DAYS:
-        raise ValidationError("end", "Período longo demais: no máximo 10 anos.")
     return start_date, end_date
 
 

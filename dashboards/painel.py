@@ -29,8 +29,13 @@ from app.models import (
 )
 from app.security import ValidationError
 from app.vocabulary import PRIORITY_LABELS
-from dashboards import figures
-from dashboards.filters import CLOCKS, build_filters, check_ids_belong, today_in
+from dashboards import figures, sections, urlstate
+from dashboards.filters import (
+    CLOCKS,
+    build_filters,
+    check_ids_belong,
+    parse_date,
+)
 
 GROUP_CHARTS = {  # chart id -> (dimension, title)
     "chart-department": ("department", "Chamados por departamento"),
@@ -97,12 +102,38 @@ def caller() -> Account:
     return account
 
 
+def split_cross(cross) -> tuple[dict | None, dict | None]:
+    """(clicked bar, clicked trend bucket) of the cross-filter: a bucket alone is
+    ``{"dimension": "period", ...}``; a bar may carry a bucket under "bucket"."""
+    if not isinstance(cross, dict):
+        return None, None
+    if cross.get("dimension") == "period":
+        return None, {k: v for k, v in cross.items() if k != "bucket"}
+    bar = {k: v for k, v in cross.items() if k != "bucket"}
+    return bar, cross.get("bucket") if isinstance(cross.get("bucket"), dict) else None
+
+
+def join_cross(bar: dict | None, bucket: dict | None) -> dict | None:
+    if bar and bucket:
+        return {**bar, "bucket": bucket}
+    return bar or bucket or None
+
+
 def filters_from(account: Account, start, end, values: dict, cross: dict | None,
                  skip: str | None = None):
     """Validated Filters from component values plus the clicked bar (unless it is the
-    chart's own dimension: that chart keeps all its bars and highlights the one)."""
+    chart's own dimension: that chart keeps all its bars and highlights the one). A
+    clicked point of the trend narrows the period to its bucket (within the period),
+    except for the trend itself (``skip="period"``); a bar and a bucket combine."""
     f = build_filters(db.session, account.id, account.time_zone, start=start, end=end,
                       **values)
+    bar, bucket = split_cross(cross)
+    if bucket and skip != "period":
+        low = max(f.start, dt.date.fromisoformat(bucket["id"]))
+        high = min(f.end, dt.date.fromisoformat(bucket["end"]))
+        if low <= high:
+            f = f.replace(start=low, end=high)
+    cross = bar
     if cross and cross.get("dimension") in DIMENSION_FIELD and cross["dimension"] != skip:
         field = DIMENSION_FIELD[cross["dimension"]]
         current = getattr(f, field)
@@ -114,6 +145,15 @@ def filters_from(account: Account, start, end, values: dict, cross: dict | None,
 
 def validate_cross(account: Account, cross) -> dict | None:
     """A clicked bar's (dimension, id), checked like any other filter value."""
+    if isinstance(cross, dict) and cross.get("dimension") == "period":
+        return validate_bucket(cross)
+    bar = validate_bar(account, cross)
+    if bar and isinstance(cross.get("bucket"), dict):
+        return join_cross(bar, validate_bucket(cross["bucket"]))
+    return bar
+
+
+def validate_bar(account: Account, cross) -> dict | None:
     if not isinstance(cross, dict) or cross.get("dimension") not in DIMENSION_FIELD:
         return None
     dimension, ident = cross["dimension"], cross.get("id")
@@ -126,6 +166,19 @@ def validate_cross(account: Account, cross) -> dict | None:
     except ValidationError:
         return None
     return {"dimension": dimension, "id": ident, "label": str(cross.get("label", ""))[:120]}
+
+
+def validate_bucket(cross: dict) -> dict | None:
+    """A clicked trend point: two real dates, at most a month apart."""
+    try:
+        low = parse_date(cross.get("id"), "start", "Data inicial", None)
+        high = parse_date(cross.get("end"), "end", "Data final", None)
+    except ValidationError:
+        return None
+    if low is None or high is None or not low <= high <= low + dt.timedelta(days=31):
+        return None
+    return {"dimension": "period", "id": low.isoformat(), "end": high.isoformat(),
+            "label": str(cross.get("label", ""))[:60]}
 
 
 # --- layout -------------------------------------------------------------------------
@@ -153,11 +206,12 @@ def _options(account_id: int) -> dict:
     }
 
 
-def _dropdown(field: str, label: str, options: list) -> html.Div:
+def _dropdown(field: str, label: str, options: list, value=None) -> html.Div:
     return html.Div(className="painel-filter", children=[
         html.Label(label, htmlFor=f"f-{field}"),
         dcc.Dropdown(id=f"f-{field}", options=options, multi=True, placeholder="Todos",
-                     clearable=True, searchable=True),
+                     value=value or [],
+                     clearable=True, searchable=True, labels=sections.DROPDOWN_LABELS),
     ])
 
 
@@ -166,6 +220,8 @@ def _card(ident: str, label: str, icon: str) -> html.Div:
         html.Div(className="kpi-label", children=[html.I(className=f"fa {icon}"), " ", label]),
         html.Div(className="kpi-value", id=f"kpi-{ident}", children="—"),
         html.Div(className="kpi-note", id=f"kpi-{ident}-note"),
+        html.Div(className="kpi-delta", id=f"kpi-{ident}-delta"),
+        sections.definition(ident),
     ])
 
 
@@ -181,28 +237,33 @@ def layout():
         return html.Div("Acesso restrito.", className="painel")
     account = db.session.get(Account, current_user.account_id)
     options = _options(account.id)
-    today = today_in(account.time_zone)
-    start = today - dt.timedelta(days=29)
+    # A bookmarked view (/painel/?inicio=...): its filters on the first paint. Dash
+    # fetches the layout from the page, whose address is the Referer (same origin).
+    state = urlstate.initial_state(account, urlstate.referrer_query())
     labels = {"department_id": "Departamento", "service_id": "Serviço",
               "priority": "Prioridade", "sector_id": "Setor", "attendant_id": "Atendente"}
     return html.Div(className="painel container-fluid", children=[
+        dcc.Location(id="url", refresh=False),
         html.Div(className="painel-header", children=[
             html.H2("Painel de Atendimentos"),
             html.Span(account.name, className="painel-account"),
         ]),
         html.Div(className="painel-filters", children=[
+            sections.preset_filter(state["preset"]),
             html.Div(className="painel-filter painel-period", children=[
                 html.Label("Período", htmlFor="f-period"),
-                dcc.DatePickerRange(id="f-period", start_date=start.isoformat(),
-                                    end_date=today.isoformat(), display_format="DD/MM/YYYY",
-                                    first_day_of_week=0, minimum_nights=0,
-                                    start_date_placeholder_text="Início",
-                                    end_date_placeholder_text="Fim"),
+                dcc.DatePickerRange(id="f-period", start_date=state["start"],
+                                    end_date=state["end"], display_format="DD/MM/YYYY",
+                                    first_day_of_week=1, minimum_nights=0,
+                                    number_of_months_shown=1,
+                                    start_date_placeholder_text="Início (dd/mm/aaaa)",
+                                    end_date_placeholder_text="Fim (dd/mm/aaaa)"),
             ]),
-            *[_dropdown(field, labels[field], options[field]) for field in FILTER_FIELDS],
+            *[_dropdown(field, labels[field], options[field], state[field])
+              for field in FILTER_FIELDS],
             html.Div(className="painel-filter painel-clock", children=[
                 html.Label("Tempos em"),
-                dcc.RadioItems(id="f-clock", value="24x7", inline=True,
+                dcc.RadioItems(id="f-clock", value=state["clock"], inline=True,
                                className="painel-clock-switch", options=[
                                    {"label": CLOCK_LABELS[code], "value": code}
                                    for code in CLOCKS]),
@@ -226,10 +287,13 @@ def layout():
             _card("sla-breached", "Não cumpriram o SLA", "fa-exclamation-triangle"),
             _card("reopened", "Reaberturas", "fa-undo"),
         ]),
-        html.P("Clique numa barra para filtrar os demais gráficos por ela.",
-               className="painel-hint"),
+        sections.trend_panel(state["granularity"]),
+        html.P("Clique numa barra ou num ponto da tendência para filtrar os demais "
+               "gráficos por ele.", className="painel-hint"),
         html.Div(className="chart-grid", children=[
             _graph(ident) for ident in list(GROUP_CHARTS) + list(SATISFACTION_CHARTS)]),
+        sections.people_panel(),
+        sections.satisfaction_panel(),
         html.Div(className="painel-row", children=[
             html.Div(className="painel-panel", children=[
                 html.H4("Tempo de cada etapa do fluxo"),
@@ -241,6 +305,7 @@ def layout():
                 html.Div(className="painel-panel-head", children=[
                     html.H4("Chamados em risco de estourar o SLA"),
                     dcc.Dropdown(id="risk-hours", value=8, clearable=False, searchable=False,
+                                 labels=sections.DROPDOWN_LABELS,
                                  options=[{"label": f"próximas {h} h", "value": h}
                                           for h in (2, 4, 8, 24, 48)]),
                 ]),
@@ -257,7 +322,7 @@ def layout():
                            className="btn btn-default btn-sm", href="#"),
                 ]),
             ]),
-            html.Div(id="drill-table"),
+            html.Div(id="drill-table", className="painel-scroll"),
             html.Div(className="painel-pager", children=[
                 html.Button("‹ Anterior", id="page-prev", className="btn btn-default btn-sm"),
                 html.Span(id="page-info"),

@@ -33,10 +33,12 @@ service, priority, sector, attendant (assignee) and requester:
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    Date,
     Float,
     Integer,
     and_,
@@ -44,6 +46,8 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    null,
+    or_,
     select,
     union_all,
 )
@@ -51,6 +55,7 @@ from sqlalchemy import (
 from app import business_hours, calendars
 from app.models import Department, Member, Sector, Service, Survey, Ticket
 from app.vocabulary import PRIORITY_LABELS, SHORT_STATUS_LABELS
+from dashboards import periods
 from dashboards.filters import Filters, as_utc, utc_now
 
 T = Ticket.__table__
@@ -439,3 +444,305 @@ def _ticket_rows(session, account_id: int, where, order, limit: int, offset: int
     frame["priority_label"] = frame["priority"].map(PRIORITY_LABELS)
     return frame
 
+
+
+# --- trend over time -------------------------------------------------------------------
+
+TREND_KINDS = ("opened", "closed", "cancelled", "breached")
+
+
+def first_day(session, account_id: int, time_zone: str) -> dt.date | None:
+    """The local date of the account's first ticket ("desde o início"), or None."""
+    first = session.scalar(select(func.min(T.c.opened_at)).where(T.c.account_id == account_id))
+    if first is None:
+        return None
+    if isinstance(first, str):  # SQLite without a type (aggregate of a DateTime column)
+        first = dt.datetime.fromisoformat(first)
+    return as_utc(first).astimezone(ZoneInfo(time_zone)).date()
+
+
+def backlog_at(session, account_id: int, f: Filters, moment: dt.datetime) -> int:
+    """Tickets open at ``moment``: opened before it, neither closed nor cancelled by it.
+
+    Read from "now" backwards, so a moment a month ago reads a month of tickets, not
+    every older one: today's backlog (the status index), minus those of it opened
+    since, plus those opened before that were closed or cancelled since (closed_at
+    and cancelled_at are set once, by the final approval or the cancellation)."""
+    moment = as_utc(moment)
+    base = dimension_clauses(account_id, f)
+
+    def count(*where):
+        return select(func.count()).select_from(T).where(*base, *where).scalar_subquery()
+
+    stmt = select(
+        count(T.c.status.in_(BACKLOG_STATUSES))
+        - count(T.c.status.in_(BACKLOG_STATUSES), T.c.opened_at >= moment)
+        + count(T.c.status == "closed", T.c.closed_at >= moment, T.c.opened_at < moment)
+        + count(T.c.status == "cancelled", T.c.cancelled_at >= moment,
+                T.c.opened_at < moment))
+    return int(session.scalar(stmt))
+
+
+def _late_open(now):
+    """Unresolved tickets past due now; a waiting one only if late when it stopped."""
+    return and_(T.c.status.in_(BACKLOG_STATUSES), T.c.sla_due_at < now,
+                or_(T.c.status != "waiting", T.c.sla_due_at < T.c.waiting_since))
+
+
+def trend(session, account_id: int, f: Filters, granularity: str,
+          now: dt.datetime | None = None) -> pd.DataFrame:
+    """Per bucket (day, week or month of the account's zone, cut to the period):
+    columns start, end (local dates), opened, closed, cancelled, backlog (open at the
+    end of the bucket, or now for a bucket not over yet), breached (tickets closed in
+    the bucket past their due time, plus unresolved ones whose due time passed in the
+    bucket).
+
+    One statement: the events of the period (openings, closings, cancellations,
+    breaches) bucketed in SQL, date_trunc in the local zone on PostgreSQL, a CASE
+    over the buckets' UTC bounds on SQLite; plus the backlog at the period's start, so
+    each bucket's backlog is that plus the running sum of openings minus exits."""
+    now = as_utc(now or utc_now())
+    spans = periods.buckets(f.start, f.end, granularity)
+    frame = pd.DataFrame({"start": [a for a, _ in spans], "end": [b for _, b in spans]})
+    for kind in TREND_KINDS:
+        frame[kind] = 0
+    low, high = f.bounds()
+    base = dimension_clauses(account_id, f)
+
+    def events(kind, column, *where):
+        return select(literal(kind).label("kind"), column.label("ts")).where(
+            *base, column >= low, column < high, *where)
+
+    rows = union_all(
+        events("opened", T.c.opened_at),
+        events("closed", T.c.closed_at, T.c.status == "closed"),
+        events("cancelled", T.c.cancelled_at, T.c.status == "cancelled"),
+        events("breached", T.c.closed_at, T.c.status == "closed", T.c.sla_met.is_(False)),
+        events("breached", T.c.sla_due_at, _late_open(now)),
+    ).subquery()
+    if session.get_bind().dialect.name == "postgresql":
+        unit = {"day": "day", "week": "week", "month": "month"}[granularity]
+        key = cast(func.date_trunc(unit, func.timezone(f.time_zone, rows.c.ts)), Date)
+    else:
+        zone = ZoneInfo(f.time_zone)
+        whens = [(rows.c.ts < as_utc(dt.datetime.combine(last + dt.timedelta(days=1),
+                                                          dt.time(), zone)), index)
+                 for index, (_, last) in enumerate(spans)]
+        key = case(*whens, else_=len(spans) - 1)
+    counted = _frame(session, select(rows.c.kind, key.label("bucket"),
+                                     func.count().label("n"))
+                     .group_by(rows.c.kind, key))
+    if len(counted):
+        if session.get_bind().dialect.name == "postgresql":
+            index = {a: i for i, (a, _) in enumerate(spans)}
+            counted["bucket"] = [index[max(pd.Timestamp(b).date(), f.start)]
+                                 for b in counted["bucket"]]
+        for kind, bucket, n in counted.itertuples(index=False):
+            frame.loc[int(bucket), kind] += int(n)
+    start_backlog = backlog_at(session, account_id, f, low)
+    frame["backlog"] = start_backlog + (frame["opened"] - frame["closed"]
+                                        - frame["cancelled"]).cumsum()
+    return frame
+
+
+# --- people and services ---------------------------------------------------------------
+
+
+def _times(session, f: Filters):
+    if f.clock == "business":
+        return (T.c.business_assume_hours + T.c.business_start_hours,
+                T.c.business_handling_hours)
+    return (hours_between(session, T.c.started_at, T.c.opened_at),
+            hours_between(session, T.c.concluded_at, T.c.started_at))
+
+
+def _grouped_metrics(session, account_id: int, f: Filters, group, parts: dict,
+                     metrics: dict) -> pd.DataFrame:
+    """One UNION ALL over the ticket sets of ``parts`` (name -> (where, {column:
+    expression})), grouped by ``group``; ``metrics`` maps each output column to
+    (aggregate, column). A column a part does not give is NULL there."""
+    columns = sorted({c for _, given in parts.values() for c in given})
+    selects = []
+    for where, given in parts.values():
+        selects.append(select(group.label("id"), *[
+            cast(given[c], Float).label(c) if c in given else cast(null(), Float).label(c)
+            for c in columns]).where(*where))
+    rows = union_all(*selects).subquery()
+    aggregates = {"sum": func.sum, "avg": func.avg}
+    stmt = select(rows.c.id, *[aggregates[agg](rows.c[column]).label(name)
+                               for name, (agg, column) in metrics.items()]
+                  ).group_by(rows.c.id)
+    frame = _frame(session, stmt)
+    for name in metrics:
+        frame[name] = frame[name].astype("float64")
+    return frame
+
+
+def _survey_part(account_id: int, f: Filters):
+    return S.join(T, and_(T.c.id == S.c.ticket_id, T.c.account_id == S.c.account_id))
+
+
+def attendant_table(session, account_id: int, f: Filters) -> pd.DataFrame:
+    """Per attendant (the ticket's assignee): assumed (assumed in the period), concluded
+    (concluded in the period, whatever came after), mean first response (started in
+    the period), mean handling, SLA met %, rejection rate and first-time-right % (over
+    the tickets closed in the period: rejections per conclusion, and the share closed
+    without any rejection), mean score and surveys (filled in the period)."""
+    base = dimension_clauses(account_id, f)
+    first_response, handling = _times(session, f)
+    one = literal(1)
+    parts = {
+        "assumed": (base + _in_period(T.c.assumed_at, f), {"assumed": one}),
+        "concluded": (base + _in_period(T.c.concluded_at, f)
+                      + [T.c.status.in_(("concluded", "closed"))], {"concluded": one}),
+        "started": (base + _in_period(T.c.started_at, f), {"fr": first_response}),
+        "closed": (base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f), {
+            "closed": one, "handling": handling,
+            "met": case((T.c.sla_met.is_(True), 1), else_=0),
+            "judged": case((T.c.sla_met.is_not(None), 1), else_=0),
+            "rejections": T.c.reopen_count, "conclusions": T.c.reopen_count + 1,
+            "ftr": case((T.c.reopen_count == 0, 1), else_=0)}),
+    }
+    frame = _grouped_metrics(session, account_id, f, T.c.assignee_id, parts, {
+        "assumed": ("sum", "assumed"), "concluded": ("sum", "concluded"),
+        "mean_first_response_hours": ("avg", "fr"), "mean_handling_hours": ("avg", "handling"),
+        "closed": ("sum", "closed"), "met": ("sum", "met"), "judged": ("sum", "judged"),
+        "rejections": ("sum", "rejections"), "conclusions": ("sum", "conclusions"),
+        "ftr": ("sum", "ftr")})
+    surveys = _frame(session, select(
+        T.c.assignee_id.label("id"), func.avg(cast(S.c.score, Float)).label("mean_score"),
+        func.count().label("surveys")).select_from(_survey_part(account_id, f)).where(
+        S.c.account_id == account_id, *base, *_in_period(S.c.filled_at, f))
+        .group_by(T.c.assignee_id))
+    frame = _merge_surveys(frame, surveys)
+    frame = frame[frame["id"].notna()].copy()  # nobody's tickets are not a person's
+    frame["sla_met_pct"] = _pct(frame["met"], frame["judged"])
+    frame["rejection_pct"] = _pct(frame["rejections"], frame["conclusions"])
+    frame["first_time_right_pct"] = _pct(frame["ftr"], frame["closed"])
+    for column in ("assumed", "concluded", "closed", "surveys"):
+        frame[column] = frame[column].fillna(0).astype("int64")
+    frame = _named(session, account_id, frame, USER,
+                   USER.c.first_name + literal(" ") + USER.c.last_name)
+    return frame.sort_values(["concluded", "assumed", "name"], ascending=[False, False, True],
+                             kind="stable", ignore_index=True)
+
+
+def service_table(session, account_id: int, f: Filters) -> pd.DataFrame:
+    """Per service: volume and reopenings (tickets opened in the period, as the cards),
+    SLA met % and mean handling (closed in the period), mean score and surveys."""
+    base = dimension_clauses(account_id, f)
+    _, handling = _times(session, f)
+    one = literal(1)
+    parts = {
+        "opened": (base + _in_period(T.c.opened_at, f),
+                   {"volume": one, "reopenings": T.c.reopen_count}),
+        "closed": (base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f), {
+            "handling": handling, "met": case((T.c.sla_met.is_(True), 1), else_=0),
+            "judged": case((T.c.sla_met.is_not(None), 1), else_=0)}),
+    }
+    frame = _grouped_metrics(session, account_id, f, T.c.service_id, parts, {
+        "volume": ("sum", "volume"), "reopenings": ("sum", "reopenings"),
+        "mean_handling_hours": ("avg", "handling"), "met": ("sum", "met"),
+        "judged": ("sum", "judged")})
+    surveys = _frame(session, select(
+        T.c.service_id.label("id"), func.avg(cast(S.c.score, Float)).label("mean_score"),
+        func.count().label("surveys")).select_from(_survey_part(account_id, f)).where(
+        S.c.account_id == account_id, *base, *_in_period(S.c.filled_at, f))
+        .group_by(T.c.service_id))
+    frame = _merge_surveys(frame, surveys)
+    frame["sla_met_pct"] = _pct(frame["met"], frame["judged"])
+    for column in ("volume", "reopenings", "surveys"):
+        frame[column] = frame[column].fillna(0).astype("int64")
+    frame = _named(session, account_id, frame, Service.__table__, Service.__table__.c.name)
+    return frame.sort_values(["volume", "name"], ascending=[False, True], kind="stable",
+                             ignore_index=True)
+
+
+def _pct(part, whole):
+    return (100.0 * part / whole).where(whole > 0).astype("float64")
+
+
+def _merge_surveys(frame: pd.DataFrame, surveys: pd.DataFrame) -> pd.DataFrame:
+    surveys = surveys.astype({"mean_score": "float64"}) if len(surveys) else pd.DataFrame(
+        {"id": pd.Series(dtype="Int64"), "mean_score": pd.Series(dtype="float64"),
+         "surveys": pd.Series(dtype="int64")})
+    frame = frame.astype({"id": "Int64"}) if len(frame) else frame.assign(
+        id=pd.Series(dtype="Int64"))
+    surveys = surveys.astype({"id": "Int64"})
+    merged = frame.merge(surveys, on="id", how="outer")
+    for column in merged.columns:  # plain floats (NaN), never pandas' nullable Float64
+        if column != "id" and str(merged[column].dtype) in ("Float64", "Int64", "object"):
+            merged[column] = merged[column].astype("float64")
+    return merged
+
+
+def _named(session, account_id: int, frame: pd.DataFrame, table, name) -> pd.DataFrame:
+    names = dict(session.connection().execute(
+        select(table.c.id, name).where(table.c.account_id == account_id)).all())
+    frame = frame.reset_index(drop=True)
+    frame.insert(1, "name", [names.get(int(i), "—") if pd.notna(i) else "Sem atendente"
+                             for i in frame["id"]])
+    return frame
+
+
+def department_sla(session, account_id: int, f: Filters) -> pd.DataFrame:
+    """SLA met % per department over the tickets closed in the period: id, met, judged,
+    sla_met_pct (for the department chart)."""
+    frame = _frame(session, select(
+        T.c.department_id.label("id"),
+        func.sum(case((T.c.sla_met.is_(True), 1), else_=0)).label("met"),
+        func.sum(case((T.c.sla_met.is_not(None), 1), else_=0)).label("judged"),
+    ).where(*dimension_clauses(account_id, f), T.c.status == "closed",
+            *_in_period(T.c.closed_at, f)).group_by(T.c.department_id))
+    frame["sla_met_pct"] = _pct(frame["met"].astype("float64"), frame["judged"])
+    return frame
+
+
+# --- satisfaction ----------------------------------------------------------------------
+
+
+def satisfaction_overview(session, account_id: int, f: Filters) -> dict:
+    """Response rate (of the tickets closed in the period, the share with a survey),
+    the distribution of scores 1-5 and the mean (surveys filled in the period)."""
+    base = dimension_clauses(account_id, f)
+    closed = base + [T.c.status == "closed"] + _in_period(T.c.closed_at, f)
+    answered = select(S.c.ticket_id).where(S.c.account_id == account_id)
+    row = session.connection().execute(select(
+        func.count().label("closed"),
+        func.coalesce(func.sum(case((T.c.id.in_(answered), 1), else_=0)), 0).label("answered"),
+    ).where(*closed)).one()
+    counts = dict(session.connection().execute(select(S.c.score, func.count()).select_from(
+        _survey_part(account_id, f)).where(S.c.account_id == account_id, *base,
+                                            *_in_period(S.c.filled_at, f))
+        .group_by(S.c.score)).all())
+    distribution = {score: int(counts.get(score, 0)) for score in range(1, 6)}
+    surveys = sum(distribution.values())
+    return {
+        "closed": int(row.closed), "answered": int(row.answered),
+        "response_rate": 100.0 * row.answered / row.closed if row.closed else None,
+        "distribution": distribution, "surveys": surveys,
+        "mean_score": (sum(s * n for s, n in distribution.items()) / surveys
+                       if surveys else None),
+    }
+
+
+def low_scores(session, account_id: int, f: Filters, limit: int = 20) -> pd.DataFrame:
+    """Surveys of 1 or 2 filled in the period, newest first: ticket id, subject, score,
+    comment, filled_at, department, attendant."""
+    department = Department.__table__
+    assignee = USER.alias("assignee")
+    joined = (_survey_part(account_id, f)
+              .join(department, and_(department.c.id == T.c.department_id,
+                                     department.c.account_id == account_id))
+              .outerjoin(assignee, and_(assignee.c.id == T.c.assignee_id,
+                                        assignee.c.account_id == account_id)))
+    frame = _frame(session, select(
+        T.c.id, T.c.subject, S.c.score, S.c.comment, S.c.filled_at,
+        department.c.name.label("department"),
+        (assignee.c.first_name + literal(" ") + assignee.c.last_name).label("attendant"),
+    ).select_from(joined).where(
+        S.c.account_id == account_id, *dimension_clauses(account_id, f),
+        *_in_period(S.c.filled_at, f), S.c.score <= 2,
+    ).order_by(S.c.filled_at.desc(), T.c.id.desc()).limit(limit))
+    frame["filled_at"] = pd.to_datetime(frame["filled_at"], utc=True).dt.tz_localize(None)
+    return frame

@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
+from app.security import ValidationError
 from dashboards import queries
 from dashboards.filters import Filters, build_filters
-from app.security import ValidationError
 
 NOW = dt.datetime(2025, 4, 10, 12, 0)  # naive UTC, like the columns
 MARCH = Filters(start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31))
