@@ -28,7 +28,7 @@ def _load_jobs() -> None:
     """Import the modules that declare jobs (kept here so the loop knows them all)."""
     import importlib
 
-    for module in ("app.workflow", "app.notifications"):
+    for module in ("app.workflow", "app.notifications", "app.reports"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:

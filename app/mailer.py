@@ -126,6 +126,8 @@ def build_message(row) -> Message:
     domain = (current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "gestor.local")
     local = re.sub(r"[^A-Za-z0-9_.-]", ".", row.idempotency_key)
     message.msgId = f"<{local}@{domain}>"
+    from app.report_models import attach_files  # a mailed report's XLSX (app.reports)
+    attach_files(message, row.id)
     return message
 
 

@@ -494,3 +494,6 @@ class OutboxMail(TenantMixin, Model):
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
     )
+
+
+from app.report_models import OutboxAttachment, ReportSubscription  # noqa: E402,F401  (app.reports)

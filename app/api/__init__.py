@@ -24,3 +24,6 @@ def register(appbuilder) -> None:
     from app.api.calendar import CalendarApi
 
     appbuilder.add_api(CalendarApi)
+    from app.api.reports import ReportSubscriptionApi
+
+    appbuilder.add_api(ReportSubscriptionApi)  # /api/v1/painel/report-subscription

@@ -38,6 +38,10 @@ def register(appbuilder) -> None:
     appbuilder.add_view(CalendarView, "Calendário de atendimento",
                         label=_l("Calendário de atendimento"), icon="fa-calendar",
                         category="Conta")
+    from app.views.reports import ReportsView
+
+    appbuilder.add_view(ReportsView, "Relatórios por e-mail", label=_l("Relatórios por e-mail"),
+                        icon="fa-envelope-o", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     from app.views.profile import ProfileView
 
