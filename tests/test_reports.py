@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import json
 import threading
-from email import policy
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -15,7 +14,7 @@ from sqlalchemy import select, update
 
 from app import reports
 from app.extensions import db
-from app.models import Account, Member, OutboxMail, ReportSubscription
+from app.models import Account, Member, ReportSubscription
 from app.tenancy import UNSCOPED, account_scope
 from tests.smtp_server import drain, later, outbox, smtp  # noqa: F401
 from tests.test_painel_queries import add_ticket, data  # noqa: F401
@@ -131,7 +130,7 @@ def sheet_rows(book, name):
 # --- the job -------------------------------------------------------------------------
 
 
-def test_a_due_weekly_report_is_sent_once_by_two_job_runs_at_once(app, world, smtp):
+def test_a_due_weekly_report_is_sent_once_by_two_job_runs_at_once(app, world, smtp):  # noqa: F811
     sub_id, due = subscribe(app, world, now=utc(2026, 11, 25))  # Monday 30/11 08:00
     assert due == utc(2026, 11, 30, 11)
     assert run(app, due - dt.timedelta(seconds=1))["queued"] == 0
@@ -180,7 +179,7 @@ def _text_value(body: str, label: str) -> str:
 
 @pytest.mark.parametrize("filtered", [False, True])
 def test_the_mail_has_the_kpi_apis_numbers_and_the_xlsx_its_rows(app, world, data,  # noqa: F811
-                                                                  api, smtp, filtered):
+                                                                  api, smtp, filtered):  # noqa: F811
     with app.app_context(), account_scope(world.account_id):  # February: the previous period
         add_ticket(world, opened="02-10 12:00", due="02-10 20:00", status="closed",
                    assignee="attendant", assumed="02-10 13:00", started="02-10 14:00",
@@ -227,7 +226,7 @@ def test_the_mail_has_the_kpi_apis_numbers_and_the_xlsx_its_rows(app, world, dat
     assert indicators["Abertos no período"] == body["opened_in_period"]
 
 
-def test_smtp_down_the_report_waits_in_the_outbox_and_is_sent_later(app, world, smtp):
+def test_smtp_down_the_report_waits_in_the_outbox_and_is_sent_later(app, world, smtp):  # noqa: F811
     _, due = subscribe(app, world, now=utc(2026, 11, 25))
     smtp.stop()
     assert run(app, due)["queued"] == 1
