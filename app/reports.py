@@ -501,7 +501,7 @@ def run_one(sub_id: int, now: dt.datetime) -> str:
     row = OutboxMail(account_id=account_id, ticket_id=None, event=EVENT, recipient_id=user_id,
                      recipient_email=email[:320], subject=subject, body_text=text,
                      body_html=html, idempotency_key=key, status="pending", attempts=0,
-                     next_attempt_at=now, created_at=now)
+                     next_attempt_at=utcnow(), created_at=utcnow())  # the mailer's clock
     db.session.add(row)
     db.session.flush()
     db.session.add(OutboxAttachment(account_id=account_id, mail_id=row.id, filename=filename,
