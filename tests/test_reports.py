@@ -400,3 +400,21 @@ def test_the_screen_subscribes_refuses_bad_input_and_is_for_managers(app, web, w
     assert attendant.post("/conta/relatorios/criar", data={
         "frequency": "weekly", "weekday": "1", "hour": "8"}).status_code == 403
     assert _count(app) == 0
+
+
+def test_names_are_text_in_the_mail_and_the_subject_one_line(app, world):
+    from app import structure
+
+    with app.app_context(), account_scope(world.account_id):
+        dept = structure.save_department(None, {"name": '<script>alert(1)</script>'}).id
+        account = db.session.get(Account, world.account_id)
+        account.name = "Empresa\r\nBcc: x@evil.example"
+        db.session.commit()
+        db.session.remove()
+    _, due = subscribe(app, world, now=utc(2026, 11, 25), filters={"department_id": [dept]})
+    assert run(app, due)["queued"] == 1
+    mail = report_mails(app)[0]
+    assert "<script>" not in mail["body_html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail["body_html"]
+    assert "<script>alert(1)</script>" in mail["body_text"]
+    assert "\n" not in mail["subject"] and "\r" not in mail["subject"]
