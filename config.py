@@ -115,6 +115,13 @@ def build_fab_roles() -> dict:
                               ["CalendarView", "can_edit"],
                               ["Calendário de atendimento", "menu_access"]]
     manager += calendar_read
+    # Painel reports by mail (app/reports.py): managers and administrators, own ones.
+    reports = ([["ReportSubscriptionApi", p] for p in ("can_get", "can_post", "can_put",
+                                                         "can_delete")]
+               + [["ReportsView", "can_list"], ["ReportsView", "can_edit"],
+                  ["Relatórios por e-mail", "menu_access"]])
+    manager += reports + [["Conta", "menu_access"]]
+    admin += reports
     attendant += calendar_read
     common = [["ProfileView", "can_show"], ["ProfileView", "can_edit"],  # "Meu perfil"
               ["OpenApi", "can_get"], ["SwaggerView", "can_show"],

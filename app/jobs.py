@@ -68,7 +68,7 @@ def _load_jobs() -> None:
     import importlib
 
     for module in ("app.workflow", "app.notifications", "app.mail_in.intake",
-                   "app.mailbox.poller"):
+                   "app.mailbox.poller", "app.reports"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:

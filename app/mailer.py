@@ -159,6 +159,8 @@ def build_message(row) -> Message:
                       extra_headers=headers)
     # A stable Message-ID: a mail sent twice after a crash is recognisably the same one.
     message.msgId = threads.message_id_for(row.idempotency_key)
+    from app.report_models import attach_files  # a mailed report's XLSX (app.reports)
+    attach_files(message, row.id)
     return message
 
 

@@ -509,3 +509,4 @@ class OutboxMail(TenantMixin, Model):
 
 import app.mail_in.models  # noqa: E402,F401  (InboundMail: the mail intake's log)
 import app.mailbox.models  # noqa: E402,F401  (Mailbox: a company's own IMAP mailbox)
+from app.report_models import OutboxAttachment, ReportSubscription  # noqa: E402,F401  (app.reports)

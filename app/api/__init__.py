@@ -30,3 +30,6 @@ def register(appbuilder) -> None:
     from app.mail_in.api import InboundMailApi
 
     appbuilder.add_api(InboundMailApi)   # bearer INBOUND_MAIL_TOKEN, not a login
+    from app.api.reports import ReportSubscriptionApi
+
+    appbuilder.add_api(ReportSubscriptionApi)  # /api/v1/painel/report-subscription

@@ -46,6 +46,10 @@ def register(appbuilder) -> None:
 
     appbuilder.add_view(MailboxView, "Caixa de e-mail", label=_l("Caixa de e-mail"),
                         icon="fa-envelope-o", category="Conta")
+    from app.views.reports import ReportsView
+
+    appbuilder.add_view(ReportsView, "Relatórios por e-mail", label=_l("Relatórios por e-mail"),
+                        icon="fa-envelope-o", category="Conta")
     appbuilder.add_view_no_menu(SignupView)
     from app.views.profile import ProfileView
 
