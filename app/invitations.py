@@ -20,8 +20,9 @@ from itsdangerous import URLSafeTimedSerializer
 
 from app import password_reset
 from app.extensions import db
-from app.models import Member, OutboxMail, utcnow
+from app.models import Member, OutboxMail
 from app.notifications import one_line
+from app.outbox_clock import outbox_now
 from app.tenancy import account_scope
 
 MAX_AGE = 7 * 24 * 60 * 60
@@ -63,7 +64,7 @@ def send(member: Member) -> None:
               "subject": SUBJECT, "days": MAX_AGE // 86400, "username": member.username,
               "company": company}
     env = current_app.jinja_env
-    now = utcnow()
+    now = outbox_now()
     with account_scope(member.account_id):
         db.session.add(OutboxMail(
             account_id=member.account_id, ticket_id=None, event=EVENT,

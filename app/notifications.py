@@ -35,8 +35,8 @@ from app.models import (
     Survey,
     TicketMessage,
     department_attendant,
-    utcnow,
 )
+from app.outbox_clock import outbox_now
 from app.security import ValidationError
 from app.vocabulary import NOTIFICATION_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
@@ -195,7 +195,7 @@ def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
         return []
     ref = _action_ref(event, ticket)
     context = _context(event, ticket, actor, text)
-    now = utcnow()
+    now = outbox_now()
     rows = []
     previous = _previous_keys(ticket.id)
     for role, member in recipients:

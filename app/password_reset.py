@@ -22,8 +22,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Member, OutboxMail, utcnow
+from app.models import Member, OutboxMail
 from app.notifications import one_line
+from app.outbox_clock import outbox_now
 from app.security import ValidationError, validate_password
 from app.tenancy import account_scope
 
@@ -81,7 +82,7 @@ def request_link(email) -> None:
     values = {"recipient_name": member.full_name or member.username, "link": link,
               "subject": SUBJECT, "hours": MAX_AGE // 3600}
     env = current_app.jinja_env
-    now = utcnow()
+    now = outbox_now()
     with account_scope(member.account_id):
         db.session.add(OutboxMail(
             account_id=member.account_id, ticket_id=None, event=EVENT,

@@ -51,6 +51,7 @@ from app.models import (
     as_utc,
     utcnow,
 )
+from app.outbox_clock import outbox_now
 from app.report_models import FREQUENCIES, OutboxAttachment, ReportSubscription
 from app.security import ValidationError
 from app.tenancy import UNSCOPED, account_scope
@@ -501,7 +502,7 @@ def run_one(sub_id: int, now: dt.datetime) -> str:
     row = OutboxMail(account_id=account_id, ticket_id=None, event=EVENT, recipient_id=user_id,
                      recipient_email=email[:320], subject=subject, body_text=text,
                      body_html=html, idempotency_key=key, status="pending", attempts=0,
-                     next_attempt_at=utcnow(), created_at=utcnow())  # the mailer's clock
+                     next_attempt_at=outbox_now(), created_at=utcnow())  # due by the database's clock
     db.session.add(row)
     db.session.flush()
     db.session.add(OutboxAttachment(account_id=account_id, mail_id=row.id, filename=filename,

@@ -60,6 +60,7 @@ from app.models import (
     TicketMessage,
     utcnow,
 )
+from app.outbox_clock import outbox_now
 from app.tenancy import UNSCOPED, account_scope
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def _answer_closed(ticket: Ticket, member: Member, parsed: ParsedMail) -> bool:
               "open_link": f"{base_url}/cliente/abrir",
               "company": one_line(account.name if account else "", 150)}
     env = current_app.jinja_env
-    now = utcnow()
+    now = outbox_now()
     key = f"reply_refused:{ticket.id}:{parsed.dedup_key[:16]}:{member.id}"
     db.session.add(OutboxMail(
         account_id=ticket.account_id, ticket_id=ticket.id, event="reply_refused",

@@ -38,6 +38,7 @@ from app.mail_in.models import InboundMail
 from app.mail_in.parse import ParsedMail
 from app.mailbox.models import Mailbox
 from app.models import Account, Member, OutboxMail, utcnow
+from app.outbox_clock import outbox_now
 from app.tenancy import account_scope
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def _refuse(parsed: ParsedMail, mailbox: Mailbox) -> Outcome:
                   "open_link": current_app.config.get("BASE_URL", "").rstrip("/")
                   + "/cliente/abrir"}
         env = current_app.jinja_env
-        now = utcnow()
+        now = outbox_now()
         db.session.add(OutboxMail(
             account_id=mailbox.account_id, ticket_id=None, event="mailbox_rejected",
             recipient_id=None, recipient_email=one_line(parsed.sender, 320),
