@@ -198,7 +198,9 @@ def cluster(pg_server, redis_server, s3_server, tmp_path_factory):
         except requests.RequestException:
             return False
 
-    sink.delay_seconds = 0.4   # a slow SMTP server: the drain outlasts the load below
+    # A slow SMTP server (2 mails/s for both workers): the drain outlasts the load
+    # below on a loaded machine too, so the signals land mid-drain.
+    sink.delay_seconds = 1.0
     engine = create_engine(url)
     try:
         hosts = [server("a"), server("b")]
