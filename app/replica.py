@@ -95,6 +95,9 @@ def install(app, db) -> None:
     url = app.config.get("DATABASE_REPLICA_URL")
     if not url:
         return
+    from config import database_url
+
+    url = database_url(url)  # docs/deploy.md spells it postgresql://, like DATABASE_URL
     app.extensions["read_replica"] = ReplicaState(
         url, float(app.config.get("REPLICA_MAX_LAG_SECONDS") or 30),
         float(app.config.get("REPLICA_CHECK_SECONDS") or 0))
