@@ -81,6 +81,23 @@ def on_starting(server):
     server.log.info("control socket: %s (gunicornc -s %s)", path, path)
 
 
+def _warm_storage(worker) -> None:
+    """Build this worker's object-storage client now rather than inside its first upload:
+    boto3's first client costs up to seconds of CPU on a loaded host, enough for a
+    short ``GUNICORN_TIMEOUT`` to kill the worker mid-request (found by
+    tests/test_many_hosts.py). Only the client is built; nothing goes over the network."""
+    app = getattr(worker, "wsgi", None)
+    try:
+        from app import storage
+
+        backend = getattr(app, "extensions", {}).get(storage.EXTENSION)
+        if backend is not None and backend.kind == "s3":
+            backend.client()
+    except Exception as error:   # noqa: BLE001 - the first upload will say what is wrong
+        worker.log.warning("object storage client not built at start: %s", error)
+
+
 def post_worker_init(worker):
+    _warm_storage(worker)
     gc.collect()
     gc.freeze()
