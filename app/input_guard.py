@@ -147,12 +147,23 @@ def _check_crud_view() -> None:
 # --- Dash callbacks -----------------------------------------------------------------
 
 
+def _same_id(sent, expected) -> bool:
+    """One declared input: a plain id, or a pattern (``ALL``; Dash declares it as a JSON
+    string ``{"table": ..., "id": ["ALL"]}`` and sends the list of matching components)."""
+    pattern = isinstance(expected["id"], str) and expected["id"].startswith("{")
+    if pattern:
+        items = sent if isinstance(sent, list) else [sent]
+        return all(isinstance(i, dict) and isinstance(i.get("id"), dict)
+                   and i.get("property") == expected["property"] for i in items)
+    return (isinstance(sent, dict) and sent.get("id") == expected["id"]
+            and sent.get("property") == expected["property"])
+
+
 def _same_ids(sent, expected) -> bool:
     """``sent`` (from the client) names exactly the ``expected`` id/property pairs."""
     if not isinstance(sent, list) or len(sent) != len(expected):
         return False
-    return all(isinstance(s, dict) and s.get("id") == e["id"]
-               and s.get("property") == e["property"] for s, e in zip(sent, expected))
+    return all(_same_id(s, e) for s, e in zip(sent, expected))
 
 
 def dash_body_is_valid(body, callback_map) -> bool:
@@ -203,10 +214,8 @@ def install(app: Flask) -> None:
         from app import _error_page, _wants_json
 
         if _wants_json() or request.is_json:
-            body = {"message": error.description}
-            if error.field:
-                body["field"] = error.field
-            return jsonify(body), 400
+            # The top-level key where the value was found, or the body as a whole.
+            return jsonify({"message": error.description, "field": error.field or "body"}), 400
         return _error_page(400, "Requisição inválida", error.description)
 
     @app.errorhandler(JsonTooLarge)

@@ -306,9 +306,13 @@ def page_for(browser, live_server):
     """page_for(username) -> a Playwright page logged in through the login form."""
     contexts = []
 
-    def make(username: str, password: str = PASSWORD):
+    def make(username: str, password: str = PASSWORD, *, bypass_csp: bool = False):
+        # bypass_csp: Playwright's wait_for_function polls with eval(), which the pages'
+        # CSP refuses ('unsafe-eval' is not allowed); tests that need it opt out of the
+        # policy, tests/test_browser_csp.py keeps it.
         context = browser.new_context(viewport={"width": 1366, "height": 900},
-                                      locale="pt-BR", base_url=live_server)
+                                      locale="pt-BR", base_url=live_server,
+                                      bypass_csp=bypass_csp)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)

@@ -20,7 +20,7 @@ def manager_page(app, world, page_for):
             sector.name = "Operações <b>Norte</b>"
             db.session.commit()
         populate_account(world.account_id, n_tickets=1200, months=4, seed=5)
-    page = page_for("alfa_manager")
+    page = page_for("alfa_manager", bypass_csp=True)
     page.set_default_timeout(45000)  # a first load of every callback on a shared machine
     return page
 

@@ -124,14 +124,17 @@ def _dash_body(app, values: dict, output: str | None = None):
             "changedPropIds": ["f-period.start_date"]}
 
 
-def test_the_painel_refuses_impossible_dates_with_a_message(app, world, web):
+def test_the_painel_computes_nothing_for_an_impossible_date(app, world, web):
+    """The KPI callback answers, with no figure (the filter bar's own callback says
+    which date is wrong: tests/test_painel_periods.py)."""
+    make_ticket(app, world)
     client = web("alfa_manager")
     body = _dash_body(app, {"f-period.start_date": "2025-02-30",
                             "f-period.end_date": "2025-03-01"})
     response = client.post("/painel/_dash-update-component", json=body,
                            headers={"Origin": "http://localhost"})
     assert response.status_code == 200
-    assert "não é uma data do calendário" in response.get_data(as_text=True)
+    assert response.get_json()["response"]["kpi-backlog"]["children"] == "\u2014"
 
 
 def test_the_painel_answers_the_last_day_python_holds(app, world, web):

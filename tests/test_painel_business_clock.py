@@ -233,7 +233,7 @@ def test_manager_switches_the_painel_to_working_hours_in_a_browser(app, world, p
     business_clock(app, world)
     with app.app_context():
         populate_account(world.account_id, n_tickets=800, months=1, seed=5)
-    page = page_for("alfa_manager")
+    page = page_for("alfa_manager", bypass_csp=True)
     page.goto("/painel/")
     note = page.locator("#kpi-first-response-note")
     page.wait_for_selector("#kpi-first-response-note", state="attached", timeout=60000)

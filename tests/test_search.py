@@ -269,8 +269,17 @@ def test_the_opening_period_is_in_the_accounts_time_zone(app, web, world):
     assert row_ids(manager.get("/chamados/?ate=2026-03-08")) == []
 
 
+def test_an_id_beyond_64_bits_is_refused_at_the_edge_in_portuguese(app, web, world):
+    """app/input_guard.py refuses integers no database column holds before any view
+    runs (issue 13): a Portuguese 400 page, not the list."""
+    make_ticket(app, world)
+    response = web("alfa_manager").get("/chamados/?departamento=99999999999999999999")
+    assert response.status_code == 400
+    assert "grande demais" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("query", [
-    "prioridade=altissima", "departamento=abc", "departamento=99999999999999999999",
+    "prioridade=altissima", "departamento=abc",
     "servico=-1", "atendente=%C2%B2", "de=2026-02-30", "de=0001-01-01", "ate=9999-12-31",
     "de=2026-05-01&ate=2026-04-01", "situacao=perdido", "solicitante=" + "x" * 500,
     "departamento=1e3", "pagina=abc", "aba=<script>",

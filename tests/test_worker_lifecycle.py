@@ -59,7 +59,7 @@ def sink():
 
 def _fill(engine, world, count: int) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE outbox_mail RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE outbox_mail RESTART IDENTITY CASCADE"))
         conn.execute(text(
             "INSERT INTO outbox_mail (account_id, event, recipient_email, subject, body_text,"
             " idempotency_key, status, attempts, next_attempt_at, created_at)"
