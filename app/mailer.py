@@ -131,14 +131,7 @@ def build_message(row) -> Message:
 
     from app.mail_in import threads
 
-    thread = {f: getattr(row, f) for f in ("sender_name", "reply_to", "thread_refs")
-              if hasattr(row, f)}
-    if len(thread) < 3 and getattr(row, "id", None) is not None:
-        # The sender's snapshot does not carry the thread columns: one read by key.
-        found = db.session.execute(
-            select(OutboxMail.sender_name, OutboxMail.reply_to, OutboxMail.thread_refs)
-            .where(OutboxMail.id == row.id)).first()
-        thread = found._asdict() if found else {}
+    thread = {f: getattr(row, f, None) for f in ("sender_name", "reply_to", "thread_refs")}
     default_sender = current_app.config.get("MAIL_DEFAULT_SENDER")
     sender = default_sender
     name = thread.get("sender_name")
@@ -359,6 +352,9 @@ class _Snapshot:
     body_text: str
     body_html: str | None
     idempotency_key: str
+    sender_name: str | None       # the thread's columns (app.mail_in.threads), so
+    reply_to: str | None          # build_message needs no second read of the row
+    thread_refs: str | None
 
     @classmethod
     def of(cls, row: OutboxMail) -> "_Snapshot":
