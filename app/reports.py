@@ -333,47 +333,12 @@ def number_text(value, name: str, signed: bool = False) -> str:
     return sign + text + ("%" if name.endswith("_percent") else "")
 
 
-def _cell(value):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _sheet(workbook, title: str, frame: pd.DataFrame, first: bool = False):
-    from openpyxl.styles import Font
-
-    sheet = workbook.active if first else workbook.create_sheet()
-    sheet.title = title
-    sheet.append([str(c) for c in frame.columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for record in frame.itertuples(index=False):
-        sheet.append([_cell(v) for v in record])
-    for index, column in enumerate(frame.columns, start=1):
-        width = max([len(str(column))] + [len(str(v)) for v in frame.iloc[:200, index - 1]])
-        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(60, width + 2)
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = "DD/MM/YYYY HH:MM"
-    sheet.freeze_panes = "A2"
-    return sheet
-
-
 def build_xlsx(account: Account, f, numbers: dict) -> bytes:
     """Indicadores (the Painel export's summary), Comparação (this period, the previous
-    one, the change) and Chamados (the export's rows for the period and filters)."""
-    from openpyxl import Workbook
-
+    one, the change) and Chamados (the export's rows for the period and filters), written
+    and dressed like the Painel's own XLSX (dashboards/export.py)."""
     from dashboards import export
 
-    workbook = Workbook()
-    _sheet(workbook, "Indicadores", export._summary_frame(account, f), first=True)
     span = numbers["previous_period"]
     previous_label = "Período anterior" if span is None else (
         f"{dt.date.fromisoformat(span[0]):%d/%m/%Y} a {dt.date.fromisoformat(span[1]):%d/%m/%Y}")
@@ -381,10 +346,15 @@ def build_xlsx(account: Account, f, numbers: dict) -> bytes:
         [(r["label"], r["value"], r["previous"], r["change"]) for r in numbers["rows"]],
         columns=["Indicador", f"{f.start:%d/%m/%Y} a {f.end:%d/%m/%Y}", previous_label,
                  "Variação"])
-    _sheet(workbook, "Comparação", comparison)
-    _sheet(workbook, "Chamados", export.ticket_frame(account, f))
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        export._summary_frame(account, f).to_excel(writer, sheet_name="Indicadores",
+                                                   index=False)
+        comparison.to_excel(writer, sheet_name="Comparação", index=False)
+        export._round(export.ticket_frame(account, f)).to_excel(
+            writer, sheet_name="Chamados", index=False)
+        for sheet in writer.book.worksheets:
+            export._dress(sheet)
     return buffer.getvalue()
 
 
