@@ -20,9 +20,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from app import password_reset
 from app.extensions import db
-from app.models import Member, OutboxMail
-from app.notifications import one_line
-from app.outbox_clock import outbox_now
+from app.models import Member
+from app.outbox import templated_mail
 from app.tenancy import account_scope
 
 MAX_AGE = 7 * 24 * 60 * 60
@@ -63,14 +62,8 @@ def send(member: Member) -> None:
     values = {"recipient_name": member.full_name or member.username, "link": link,
               "subject": SUBJECT, "days": MAX_AGE // 86400, "username": member.username,
               "company": company}
-    env = current_app.jinja_env
-    now = outbox_now()
     with account_scope(member.account_id):
-        db.session.add(OutboxMail(
-            account_id=member.account_id, ticket_id=None, event=EVENT,
-            recipient_id=member.id, recipient_email=one_line(member.email, 320),
-            subject=SUBJECT, body_text=env.get_template("email/invitation.txt")
-            .render(**values), body_html=env.get_template("email/invitation.html")
-            .render(**values), idempotency_key=f"{EVENT}:{member.id}:{uuid.uuid4().hex}",
-            status="pending", attempts=0, next_attempt_at=now, created_at=now))
+        templated_mail("invitation", values, account_id=member.account_id, event=EVENT,
+                       recipient_id=member.id, email=member.email, subject=SUBJECT,
+                       key=f"{EVENT}:{member.id}:{uuid.uuid4().hex}")
         db.session.commit()

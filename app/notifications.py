@@ -36,7 +36,7 @@ from app.models import (
     TicketMessage,
     department_attendant,
 )
-from app.outbox_clock import outbox_now
+from app.outbox import outbox_now
 from app.security import ValidationError
 from app.vocabulary import NOTIFICATION_LABELS, PRIORITY_LABELS, STATUS_LABELS
 

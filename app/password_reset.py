@@ -22,9 +22,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Member, OutboxMail
-from app.notifications import one_line
-from app.outbox_clock import outbox_now
+from app.models import Member
+from app.outbox import templated_mail
 from app.security import ValidationError, validate_password
 from app.tenancy import account_scope
 
@@ -81,16 +80,10 @@ def request_link(email) -> None:
     link = f"{current_app.config['BASE_URL'].rstrip('/')}/senha/nova/{make_token(member)}"
     values = {"recipient_name": member.full_name or member.username, "link": link,
               "subject": SUBJECT, "hours": MAX_AGE // 3600}
-    env = current_app.jinja_env
-    now = outbox_now()
     with account_scope(member.account_id):
-        db.session.add(OutboxMail(
-            account_id=member.account_id, ticket_id=None, event=EVENT,
-            recipient_id=member.id, recipient_email=one_line(member.email, 320),
-            subject=SUBJECT, body_text=env.get_template("email/password_reset.txt")
-            .render(**values), body_html=env.get_template("email/password_reset.html")
-            .render(**values), idempotency_key=f"{EVENT}:{member.id}:{uuid.uuid4().hex}",
-            status="pending", attempts=0, next_attempt_at=now, created_at=now))
+        templated_mail("password_reset", values, account_id=member.account_id, event=EVENT,
+                       recipient_id=member.id, email=member.email, subject=SUBJECT,
+                       key=f"{EVENT}:{member.id}:{uuid.uuid4().hex}")
         db.session.commit()
 
 

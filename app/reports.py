@@ -51,7 +51,7 @@ from app.models import (
     as_utc,
     utcnow,
 )
-from app.outbox_clock import outbox_now
+from app.outbox import outbox_now
 from app.report_models import FREQUENCIES, OutboxAttachment, ReportSubscription
 from app.security import ValidationError
 from app.tenancy import UNSCOPED, account_scope

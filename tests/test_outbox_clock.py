@@ -21,7 +21,7 @@ def _ahead():
 def test_a_web_host_ahead_of_the_database_does_not_hold_its_mails_back(app, world, smtp,
                                                                        monkeypatch):
     # Every name a mail writer could read the host's clock through.
-    for module in ("app.notifications", "app.models", "app.outbox_clock"):
+    for module in ("app.notifications", "app.models", "app.outbox"):
         monkeypatch.setattr(f"{module}.utcnow", _ahead, raising=False)
     make_ticket(app, world)          # the opening mails the department's attendants
     with app.app_context():

@@ -60,7 +60,7 @@ from app.models import (
     TicketMessage,
     utcnow,
 )
-from app.outbox_clock import outbox_now
+from app.outbox import templated_mail
 from app.tenancy import UNSCOPED, account_scope
 
 log = logging.getLogger(__name__)
@@ -329,18 +329,13 @@ def _answer_closed(ticket: Ticket, member: Member, parsed: ParsedMail) -> bool:
               "closed": ticket.status == "closed", "link": f"{base_url}/chamados/{ticket.id}",
               "open_link": f"{base_url}/cliente/abrir",
               "company": one_line(account.name if account else "", 150)}
-    env = current_app.jinja_env
-    now = outbox_now()
-    key = f"reply_refused:{ticket.id}:{parsed.dedup_key[:16]}:{member.id}"
-    db.session.add(OutboxMail(
-        account_id=ticket.account_id, ticket_id=ticket.id, event="reply_refused",
-        recipient_id=member.id, recipient_email=one_line(member.email, 320),
+    templated_mail(
+        "reply_refused", values, account_id=ticket.account_id, ticket_id=ticket.id,
+        event="reply_refused", recipient_id=member.id, email=member.email,
         subject=thread_subject(ticket.id, ticket.subject or ticket.description),
-        body_text=env.get_template("email/reply_refused.txt").render(**values),
-        body_html=env.get_template("email/reply_refused.html").render(**values),
-        idempotency_key=key[:120], status="pending", attempts=0, next_attempt_at=now,
-        created_at=now, sender_name=values["company"] or None,
-        thread_refs=threads.references_for(ticket.id, None)))
+        key=f"reply_refused:{ticket.id}:{parsed.dedup_key[:16]}:{member.id}",
+        sender_name=values["company"] or None,
+        thread_refs=threads.references_for(ticket.id, None))
     db.session.commit()
     return True
 

@@ -38,7 +38,7 @@ from app.mail_in.models import InboundMail
 from app.mail_in.parse import ParsedMail
 from app.mailbox.models import Mailbox
 from app.models import Account, Member, OutboxMail, utcnow
-from app.outbox_clock import outbox_now
+from app.outbox import templated_mail
 from app.tenancy import account_scope
 
 log = logging.getLogger(__name__)
@@ -172,17 +172,12 @@ def _refuse(parsed: ParsedMail, mailbox: Mailbox) -> Outcome:
                   "sender": parsed.sender, "company": company,
                   "open_link": current_app.config.get("BASE_URL", "").rstrip("/")
                   + "/cliente/abrir"}
-        env = current_app.jinja_env
-        now = outbox_now()
-        db.session.add(OutboxMail(
-            account_id=mailbox.account_id, ticket_id=None, event="mailbox_rejected",
-            recipient_id=None, recipient_email=one_line(parsed.sender, 320),
+        templated_mail(
+            "mailbox_rejected", values, account_id=mailbox.account_id,
+            event="mailbox_rejected", email=parsed.sender,
             subject=one_line("Re: " + (parsed.subject or "seu e-mail"), 255),
-            body_text=env.get_template("email/mailbox_rejected.txt").render(**values),
-            body_html=env.get_template("email/mailbox_rejected.html").render(**values),
-            idempotency_key=f"mailbox_rejected:{parsed.dedup_key[:60]}", status="pending",
-            attempts=0, next_attempt_at=now, created_at=now, sender_name=company or None,
-            thread_refs=parsed.message_id if parsed.message_id.startswith("<") else None))
+            key=f"mailbox_rejected:{parsed.dedup_key[:60]}", sender_name=company or None,
+            thread_refs=parsed.message_id if parsed.message_id.startswith("<") else None)
     intake.record("ignored", "unknown_sender", source=SOURCE, parsed=parsed, dedup=True,
                   account_id=mailbox.account_id, commit=False,
                   detail=f"escrito por {parsed.sender or '(sem remetente)'}"
