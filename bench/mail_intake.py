@@ -29,13 +29,14 @@ ATTACHMENT_KB = 100
 def _start(database_url: str, upload_dir: str, port: int, workers: int):
     env = dict(os.environ, DATABASE_URL=database_url, UPLOAD_FOLDER=upload_dir,
                APP_ENV="production", SECRET_KEY=SECRET, RATELIMIT_STORAGE_URI="memory://",
+               BASE_URL=f"http://127.0.0.1:{port}",
                SESSION_COOKIE_SECURE="0", INBOUND_MAIL_DOMAIN=DOMAIN,
                INBOUND_MAIL_TOKEN=TOKEN, INBOUND_MAIL_PER_HOUR="100000000")
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers),
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "run:app"], cwd=ROOT, env=env)
     deadline = time.time() + 90
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
             return process
@@ -51,9 +52,10 @@ def _assign_tickets(app) -> None:
     the bench switched every recipient on, which is not what an account runs."""
     from sqlalchemy import select
 
-    from app import accounts, notifications, workflow
+    from app import accounts, notifications, quotas, workflow
     from app.extensions import db
-    from app.models import Member, NotificationSetting, Ticket, department_attendant
+    from app.models import (Account, Member, NotificationSetting, Ticket,
+                            department_attendant)
     from app.tenancy import UNSCOPED, account_scope
 
     with app.app_context(), account_scope(UNSCOPED):
@@ -62,6 +64,10 @@ def _assign_tickets(app) -> None:
             default = accounts.default_notification_setting(row.account_id, row.event)
             for recipient in ("requester", "assignee", "department_attendants", "managers"):
                 setattr(row, f"to_{recipient}", getattr(default, f"to_{recipient}"))
+        # One requester sends every reply, each with a file: lift the hourly file quota
+        # (default 300), which would otherwise defer the rest with a 429.
+        for account in db.session.scalars(select(Account)):
+            account.uploads_per_hour = quotas.MAX_PER_HOUR
         db.session.commit()
         tickets = db.session.scalars(select(Ticket).where(Ticket.status == "open")).all()
         with notifications.muted():

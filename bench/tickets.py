@@ -108,13 +108,14 @@ def start_gunicorn(database_url: str, upload_dir: str, port: int, workers: int):
     env = dict(os.environ, DATABASE_URL=database_url, UPLOAD_FOLDER=upload_dir,
                APP_ENV="production", SECRET_KEY="bench-secret-key-with-at-least-32-bytes!",
                RATELIMIT_STORAGE_URI="memory://", MAX_UPLOAD_MB="10",
-               SESSION_COOKIE_SECURE="0")   # plain HTTP on loopback
+               SESSION_COOKIE_SECURE="0",   # plain HTTP on loopback
+               BASE_URL=f"http://127.0.0.1:{port}")
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", str(workers),
          "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi:app"],
         cwd=ROOT, env=env)
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/__bench/hello", timeout=2)
             return process

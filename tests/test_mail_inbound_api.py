@@ -194,3 +194,32 @@ def test_a_huge_sender_and_nul_bytes_are_logged_not_a_500(app, world, inbound, m
     assert (response.status_code, response.get_json()) == (
         200, {"status": "ignored", "reason": "sender_mismatch"})
     assert messages_of(app, ticket_id) == []
+
+
+def test_a_reply_past_the_upload_quota_is_429_and_taken_once_the_hour_has_room(
+        app, world, inbound, mail):
+    """The requester's hourly file quota holds for mail too: the MTA gets a 429 with
+    Retry-After (its pipe exits EX_TEMPFAIL and tries again), nothing is written, and no
+    500 or traceback."""
+    from app.models import Account
+
+    ticket_id, notification, sender = mail
+    with app.app_context(), account_scope(UNSCOPED):
+        db.session.get(Account, world.account_id).uploads_per_hour = 1
+        db.session.commit()
+    first = reply(notification, sender=sender, text="Primeiro print",
+                  attachments=[("a.png", png(), "image/png")])
+    assert post(inbound, first.as_bytes()).status_code == 202
+    before = counts(app)
+    second = reply(notification, sender=sender, text="Segundo print",
+                   attachments=[("b.png", png(), "image/png")])
+    refused = post(inbound, second.as_bytes())
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Limite de 1 arquivos enviados por hora" in refused.get_json()["message"]
+    assert counts(app) == before
+    with app.app_context(), account_scope(UNSCOPED):
+        db.session.get(Account, world.account_id).uploads_per_hour = 5
+        db.session.commit()
+    assert post(inbound, second.as_bytes()).status_code == 202
+    assert [m["body"] for m in messages_of(app, ticket_id)] == ["Primeiro print",
+                                                                "Segundo print"]

@@ -20,6 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import db
 from app.mail_in import intake
+from app.quotas import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ class InboundMailApi(BaseApi):
             return too_large
         try:
             result = intake.take_mail(raw, source="http")
+        except QuotaExceeded:
+            # The sender's hourly upload quota: a 429 with Retry-After (the app's 429
+            # handler), which the MTA's pipe answers as a temporary failure, so the mail
+            # is taken once the hour has room. Nothing was written.
+            db.session.rollback()
+            log.info("inbound mail deferred: the sender's upload quota is full")
+            raise
         except Exception:  # noqa: BLE001 - the MTA keeps the mail and tries again
             db.session.rollback()
             log.exception("inbound mail could not be taken")
