@@ -54,8 +54,13 @@ def _assign_tickets(app) -> None:
 
     from app import accounts, notifications, quotas, workflow
     from app.extensions import db
-    from app.models import (Account, Member, NotificationSetting, Ticket,
-                            department_attendant)
+    from app.models import (
+        Account,
+        Member,
+        NotificationSetting,
+        Ticket,
+        department_attendant,
+    )
     from app.tenancy import UNSCOPED, account_scope
 
     with app.app_context(), account_scope(UNSCOPED):
