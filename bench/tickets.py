@@ -42,12 +42,12 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
     from flask_migrate import upgrade
     from sqlalchemy import func, select, text
 
-    from app import create_app
+    from app import create_app, quotas
     from app.accounts import hash_password
     from app.extensions import db
     from app.generator import generate
     from app.generator.messages import add_messages, describe
-    from app.models import Member, Ticket, department_attendant
+    from app.models import Account, Member, Ticket, department_attendant
     from app.security import sync_roles_and_permissions
     from app.tenancy import UNSCOPED, account_scope
 
@@ -80,6 +80,10 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
             .order_by(Member.id).limit(1)).one()
         for member in (attendant, requester, manager):
             member.password = hash_password(PASSWORD)
+        # One requester opens every ticket of the opening measure: lift the hourly
+        # quotas (defaults 100 openings, 300 files), which would answer 429 after that.
+        account = db.session.get(Account, result.account_id)
+        account.openings_per_hour = account.uploads_per_hour = quotas.MAX_PER_HOUR
         departments = [d for (d,) in db.session.execute(
             select(department_attendant.c.department_id)
             .where(department_attendant.c.user_id == attendant_id))]
