@@ -58,6 +58,13 @@ def choose(department: Department, candidates: list[int]) -> int:
 def auto_assign(ticket: Ticket, now: dt.datetime) -> Member | None:
     """Assume ``ticket`` (open, in its department) for the attendant the department's
     rule picks; None when the rule is manual or nobody is available."""
+    # Most departments assign by hand (the default): nothing to lock then. The row lock
+    # below serialises every opening of the department until its commit, so it is taken
+    # only when there is a turn to read; a rule switched on at this very instant applies
+    # from the next ticket.
+    known = db.session.get(Department, ticket.department_id)
+    if known is None or known.assignment == "manual":
+        return None
     # FOR NO KEY UPDATE: the ticket's INSERT already holds a KEY SHARE lock on this row
     # (its foreign key), which a plain FOR UPDATE would wait on: two openings would
     # deadlock. populate_existing: the opening loaded this department into the session
