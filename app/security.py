@@ -59,14 +59,35 @@ class AccountSecurityManager(SecurityManager):
         return None
 
     def load_user_jwt(self, _jwt_header, jwt_data):
+        # A bearer request verifies its token twice: the tenancy scope (before_request)
+        # and FAB's @protect. The same token in the same request is the same user: the
+        # second check takes the first one's answer instead of loading the user again.
+        key = (jwt_data.get("sub"), jwt_data.get("jti"), jwt_data.get(sessions.CLAIM))
+        loaded = g.get("_jwt_user")
+        if loaded is not None and loaded[0] == key:
+            if loaded[1] is not None:
+                g.user = loaded[1]      # FAB's before_request set g.user in between
+            return loaded[1]
         try:
             user = self.get_user_by_id(jwt_data["sub"])
         except (KeyError, TypeError, ValueError):
             return None
-        if user and user.is_active and sessions.is_live(user, jwt_data.get(sessions.CLAIM)):
+        if not (user and user.is_active and sessions.is_live(user, jwt_data.get(sessions.CLAIM))):
+            user = None
+        g._jwt_user = (key, user)
+        if user is not None:
             g.user = user
-            return user
-        return None
+        return user
+
+    def is_item_public(self, permission_name, view_name):
+        """FAB reads the Public role and its permissions on every protected request. They
+        change only when `flask setup` syncs the permissions (a restart follows), so each
+        process reads them once."""
+        pairs = self.__dict__.get("_public_pairs")
+        if pairs is None:
+            pairs = self._public_pairs = frozenset(
+                (p.view_menu.name, p.permission.name) for p in self.get_public_permissions())
+        return (view_name, permission_name) in pairs
 
     def on_user_logout(self, user) -> None:
         sessions.end_cookie_session(user)
@@ -196,6 +217,7 @@ def sync_roles_and_permissions(appbuilder) -> None:
 
     BaseSecurityManager.create_db(appbuilder.sm)
     appbuilder.add_permissions(update_perms=True)
+    appbuilder.sm.__dict__.pop("_public_pairs", None)
 
 
 def install_jwt_messages(jwt_manager) -> None:
