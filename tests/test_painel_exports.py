@@ -119,6 +119,9 @@ def test_each_table_is_a_csv_of_the_same_view(api, web, world, data):  # noqa: F
 def test_a_clicked_week_narrows_the_files_through_the_painels_links(api, web, world,
                                                                    data):  # noqa: F811
     client = web("alfa_manager")
+    layout = client.get("/painel/_dash-layout").get_data(as_text=True)
+    assert all(f'"export-{t}-{kind}"' in layout for t in ("attendants", "services")
+               for kind in ("csv", "xlsx"))                          # the tables' buttons
     values = {"f-period.start_date": "2025-03-01", "f-period.end_date": "2025-03-31",
               "crossfilter.data": WEEK}
     links = dash_post(client, "..export-attendants-csv", values)
