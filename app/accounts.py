@@ -51,6 +51,8 @@ DEFAULT_NOTIFICATIONS = {
     "ticket_transferred": ("requester", "department_attendants"),
     "ticket_reassigned": ("assignee",),
     "ticket_released": ("department_attendants",),
+    # on, like every other event: a manager wants to hear of an unhappy requester
+    "low_score": ("managers",),
 }
 
 

@@ -57,6 +57,7 @@ EVENTS = (
     "ticket_transferred",
     "ticket_reassigned",
     "ticket_released",
+    "low_score",  # a survey scored 1 or 2: the managers hear of it (issue 15)
 )
 RECIPIENTS = ("requester", "assignee", "department_attendants", "managers")
 OUTBOX_STATUSES = ("pending", "sent", "failed")

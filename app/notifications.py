@@ -84,6 +84,10 @@ def setting_for(account_id: int, event: str) -> NotificationSetting | None:
 
 UNASSIGNED_GOES_TO_DEPARTMENT = ("requester_message",)
 UNATTENDED_GOES_TO_ADMINS = ("ticket_opened", "requester_message", "ticket_transferred")
+# A low score is about the requester's own judgement of the desk: it is for the people
+# who run the desk, never mailed back to the requester, whatever the settings say.
+NEVER_TO_REQUESTER = ("low_score",)
+LOW_SCORES = (1, 2)
 
 
 def _admin_ids(account_id: int) -> list[int]:
@@ -101,7 +105,7 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
     """(role, member) pairs in a stable order, each member once (its first role wins)."""
     account_id = ticket.account_id
     wanted: list[tuple[str, int]] = []
-    if setting.to_requester:
+    if setting.to_requester and setting.event not in NEVER_TO_REQUESTER:
         wanted.append(("requester", ticket.requester_id))
     if setting.to_assignee and ticket.assignee_id:
         wanted.append(("assignee", ticket.assignee_id))
@@ -146,6 +150,8 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
             continue
         if member.account_id != account_id:  # never anyone of another account
             continue
+        if setting.event in NEVER_TO_REQUESTER and user_id == ticket.requester_id:
+            continue
         receipt = setting.event == "ticket_opened" and user_id == ticket.requester_id
         if user_id == actor_id and not receipt:
             continue
@@ -162,7 +168,7 @@ def _action_ref(event: str, ticket) -> str:
     flushed it to store its files). Nothing here flushes: the caller's pending rows
     (a second survey, say) must fail at the caller's commit, where it expects them to.
     """
-    if event == "survey_filled":
+    if event in ("survey_filled", "low_score"):
         return "survey"
     if event in ("requester_message", "attendant_message"):
         ids = [obj.id for obj in list(db.session.identity_map.values())
@@ -172,17 +178,30 @@ def _action_ref(event: str, ticket) -> str:
     return f"v{ticket.version}"
 
 
-def enqueue(event: str, ticket, actor, *, text: str | None = None) -> list[OutboxMail]:
-    """Write one outbox row per recipient of ``event`` on ``ticket``; returns them."""
+def enqueue(event: str, ticket, actor, *, text: str | None = None,
+            exclude=()) -> list[OutboxMail]:
+    """Write one outbox row per recipient of ``event`` on ``ticket`` (but the member
+    ids in ``exclude``); returns them."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     if _muted.get():
         return []
     with db.session.no_autoflush:
-        return _enqueue(event, ticket, actor, text)
+        return _enqueue(event, ticket, actor, text, frozenset(exclude))
 
 
-def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
+def enqueue_survey(ticket, actor, score: int, comment: str | None = None) -> list[OutboxMail]:
+    """The mails of a filled survey: ``low_score`` first when the score is 1 or 2 (to
+    the managers by default), then ``survey_filled`` to whoever it goes to that did
+    not just get the low-score mail, which says the same and more: one mail per
+    person for one survey."""
+    low = enqueue("low_score", ticket, actor, text=comment) if score in LOW_SCORES else []
+    return low + enqueue("survey_filled", ticket, actor, text=comment,
+                         exclude={row.recipient_id for row in low})
+
+
+def _enqueue(event: str, ticket, actor, text: str | None,
+             exclude: frozenset = frozenset()) -> list[OutboxMail]:
     setting = setting_for(ticket.account_id, event)
     if setting is None:  # an account without the row: the defaults the screen shows
         from app.accounts import default_notification_setting
@@ -190,7 +209,8 @@ def _enqueue(event: str, ticket, actor, text: str | None) -> list[OutboxMail]:
         setting = default_notification_setting(ticket.account_id, event)
     if not setting.enabled:
         return []
-    recipients = recipients_for(setting, ticket, actor)
+    recipients = [(role, member) for role, member in recipients_for(setting, ticket, actor)
+                  if member.id not in exclude]
     if not recipients:
         return []
     ref = _action_ref(event, ticket)
@@ -281,6 +301,10 @@ def parse_settings(body) -> dict[str, dict]:
                     isinstance(r, str) and r in RECIPIENTS for r in recipients):
                 raise ValidationError("recipients", f"{event}: destinatários inválidos; use "
                                                     + ", ".join(RECIPIENTS) + ".")
+            if event in NEVER_TO_REQUESTER and "requester" in recipients:
+                raise ValidationError("recipients", f"{event}: este aviso nunca vai ao "
+                                                    "solicitante; use assignee, "
+                                                    "department_attendants ou managers.")
             change["recipients"] = set(recipients)
         changes[event] = change
     return changes
@@ -294,7 +318,8 @@ def apply_settings(account_id: int, changes: dict[str, dict]) -> dict[str, Notif
             row.enabled = change["enabled"]
         if "recipients" in change:
             for recipient in RECIPIENTS:
-                setattr(row, f"to_{recipient}", recipient in change["recipients"])
+                setattr(row, f"to_{recipient}", recipient in change["recipients"]
+                        and not (recipient == "requester" and event in NEVER_TO_REQUESTER))
     db.session.commit()
     return rows
 
@@ -332,7 +357,7 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
     if event == "conclusion_reviewed":
         context["event_label"] = ("Conclusão aprovada" if context["approved"]
                                   else "Conclusão reprovada")
-    if event == "survey_filled":
+    if event in ("survey_filled", "low_score"):
         pending = [obj for obj in db.session.new
                    if isinstance(obj, Survey) and obj.ticket_id == ticket.id]
         survey = pending[-1] if pending else db.session.scalar(

@@ -50,6 +50,7 @@ NOTIFICATION_LABELS = {
     "ticket_transferred": "Chamado transferido",
     "ticket_reassigned": "Chamado atribuído a você",
     "ticket_released": "Chamado devolvido à fila",
+    "low_score": "Avaliação baixa (nota 1 ou 2)",
 }
 ASSIGNMENT_LABELS = {"manual": "Manual (o atendente assume)",
                      "round_robin": "Automática: rodízio entre os disponíveis",

@@ -50,8 +50,11 @@ def export_query(start, end, values: dict, cross) -> str:
             continue
         for item in value or []:
             params.append((field, item))
-    if cross:
-        params += [("cross_dimension", cross["dimension"]), ("cross_id", cross["id"])]
+    bar, bucket = split_cross(cross)
+    if bar:
+        params += [("cross_dimension", bar["dimension"]), ("cross_id", bar["id"])]
+    if bucket:  # a clicked trend point: the export narrows the period the same way
+        params += [("bucket_start", bucket["id"]), ("bucket_end", bucket["end"])]
     return urlencode(params)
 
 

@@ -19,7 +19,13 @@ from app.models import Account
 from app.security import ValidationError
 from dashboards import queries
 from dashboards.kpis import GROUPINGS, SATISFACTION
-from dashboards.painel import FILTER_FIELDS, filters_from, validate_cross
+from dashboards.painel import (
+    FILTER_FIELDS,
+    filters_from,
+    join_cross,
+    validate_bucket,
+    validate_cross,
+)
 
 COLUMNS = {"id": "Chamado", "subject": "Assunto", "opened_at": "Aberto em", "status_label": "Situação",
            "priority_label": "Prioridade", "department": "Departamento", "service": "Serviço",
@@ -46,8 +52,30 @@ def _current_view():
         raw = request.args.get("cross_id", "")
         ident = int(raw) if raw.isdigit() and len(raw) < 10 else raw
         cross = validate_cross(account, {"dimension": dimension, "id": ident})
+    cross = join_cross(cross, _bucket())
     f = filters_from(account, request.args.get("start"), request.args.get("end"), values, cross)
     return account, f
+
+
+def _bucket() -> dict | None:
+    """A clicked trend point (``bucket_start``/``bucket_end``): it narrows the period as
+    on screen; a bucket that is not two real dates at most a month apart is a 400."""
+    low, high = request.args.get("bucket_start"), request.args.get("bucket_end")
+    if low is None and high is None:
+        return None
+    bucket = validate_bucket({"dimension": "period", "id": low, "end": high})
+    if bucket is None:
+        raise ValidationError("bucket_start", "Intervalo da tendência inválido: envie "
+                                              "bucket_start e bucket_end (AAAA-MM-DD), "
+                                              "no máximo um mês.")
+    return bucket
+
+
+def csv_body(frame: pd.DataFrame) -> str:
+    """CSV as Excel in pt-BR opens it: UTF-8 with BOM, ';', decimal comma."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, sep=";", decimal=",", date_format="%d/%m/%Y %H:%M")
+    return "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 accents correctly
 
 
 def ticket_frame(account, f) -> pd.DataFrame:
@@ -157,15 +185,13 @@ def export_csv():
         account, f = _current_view()
     except ValidationError as error:
         return Response(error.message, status=400, mimetype="text/plain")
-    buffer = io.StringIO()
-    ticket_frame(account, f).to_csv(buffer, index=False, sep=";", decimal=",",
-                                    date_format="%d/%m/%Y %H:%M")
-    body = "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 accents correctly
-    return Response(body, mimetype="text/csv", headers={
+    return Response(csv_body(ticket_frame(account, f)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="painel-{f.start}-{f.end}.csv"'})
 
 
 def export_xlsx():
+    from dashboards import exports_tables
+
     try:
         account, f = _current_view()
     except ValidationError as error:
@@ -175,6 +201,7 @@ def export_xlsx():
         _filters_frame(account, f).to_excel(writer, sheet_name="Filtros", index=False)
         _summary_frame(account, f).to_excel(writer, sheet_name="Indicadores", index=False)
         _round(ticket_frame(account, f)).to_excel(writer, sheet_name="Chamados", index=False)
+        exports_tables.add_sheets(writer, account, f)  # "Atendentes" and "Serviços"
         for dimension in GROUPINGS:
             frame = queries.counts_by(db.session, account.id, f, dimension)
             frame = frame[["name", "count"]].rename(columns={
@@ -202,3 +229,6 @@ def export_xlsx():
 def register(app) -> None:
     app.add_url_rule("/painel/exportar.csv", "painel_export_csv", export_csv)
     app.add_url_rule("/painel/exportar.xlsx", "painel_export_xlsx", export_xlsx)
+    from dashboards import exports_tables
+
+    exports_tables.register(app)

@@ -335,6 +335,7 @@ def layout():
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    from dashboards import callbacks
+    from dashboards import callbacks, exports_tables
 
     callbacks.register(app)
+    exports_tables.register_callbacks(app)

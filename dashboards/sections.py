@@ -97,10 +97,24 @@ def _sortable(table: str, body_id: str) -> html.Div:
                   html.Tbody(id=body_id)]))
 
 
+def _export_links(table: str, sheet: str) -> html.Div:
+    """This table as CSV, and the Painel's XLSX (where it is the sheet ``sheet``); the
+    addresses follow the view (dashboards.exports_tables)."""
+    return html.Div(className="painel-export painel-table-export", children=[
+        html.A([html.I(className="fa fa-file-text-o"), " CSV"], id=f"export-{table}-csv",
+               className="btn btn-default btn-xs", href="#",
+               title="Baixar esta tabela em CSV, com os filtros e o período do Painel"),
+        html.A([html.I(className="fa fa-file-excel-o"), " XLSX"], id=f"export-{table}-xlsx",
+               className="btn btn-default btn-xs", href="#",
+               title=f"Baixar a planilha do Painel (aba {sheet})"),
+    ])
+
+
 def people_panel() -> html.Div:
     return html.Div(className="painel-row painel-stack", children=[
         html.Div(className="painel-panel", children=[
             html.H4("Equipe: por atendente"),
+            _export_links("attendants", "Atendentes"),
             _sortable("attendants", "attendants-body"),
             dcc.Store(id="sort-attendants", data=DEFAULT_SORT["attendants"]),
             html.P("Assumidos, concluídos e 1º atendimento: chamados que chegaram a essa "
@@ -111,6 +125,7 @@ def people_panel() -> html.Div:
         ]),
         html.Div(className="painel-panel", children=[
             html.H4("Por serviço"),
+            _export_links("services", "Serviços"),
             _sortable("services", "services-body"),
             dcc.Store(id="sort-services", data=DEFAULT_SORT["services"]),
             html.P("Volume e reaberturas: chamados abertos no período; SLA e atendimento: "

@@ -171,6 +171,8 @@ MATRIX = {
     ('/painel/assets/<path:filename>', "GET"):                             "401 403 404 404 403 403".split(),
     ('/painel/exportar.csv', "GET"):                                       "401 403 200 200 403 403".split(),
     ('/painel/exportar.xlsx', "GET"):                                      "401 403 200 200 403 403".split(),
+    ('/painel/exportar-atendentes.csv', "GET"):                            "401 403 200 200 403 403".split(),
+    ('/painel/exportar-servicos.csv', "GET"):                              "401 403 200 200 403 403".split(),
     ('/perfil/', "GET"):                                                   "L 200 200 200 200 200".split(),
     ('/perfil/dados', "POST"):                                             "L 400 400 400 400 400".split(),
     ('/perfil/senha', "POST"):                                             "L 400 400 400 400 400".split(),

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import EVENTS, RECIPIENTS, Account, OutboxMail
 from app.notifications import (
     EVENT_LABELS,
+    NEVER_TO_REQUESTER,
     RECIPIENT_LABELS,
     apply_settings,
     settings_by_event,
@@ -64,7 +65,7 @@ class NotificationsView(BaseView):
             "notifications/settings.html", events=EVENTS, rows=rows,
             recipients=RECIPIENTS, event_labels=SCREEN_EVENT_LABELS,
             recipient_labels=RECIPIENT_LABELS, failed=failed, pending=pending,
-            mail_event_labels=EVENT_LABELS,
+            mail_event_labels=EVENT_LABELS, never_to_requester=NEVER_TO_REQUESTER,
             local_time=lambda value: accounts.local_time(account, value))
 
     @expose("/salvar", methods=["POST"])

@@ -347,7 +347,7 @@ def fill_survey(ticket: Ticket, actor: Member, score, comment=None) -> Survey:
                     comment=comment, filled_at=now)
     db.session.add(survey)
     _event(ticket, "survey", actor, "closed", "closed", note=f"Nota {score}", when=now)
-    notifications.enqueue("survey_filled", ticket, actor, text=comment)
+    notifications.enqueue_survey(ticket, actor, score, comment)  # + low_score at 1-2
     try:
         db.session.commit()
     except IntegrityError:  # the same requester submitting twice at once
