@@ -336,8 +336,9 @@ def number_text(value, name: str, signed: bool = False) -> str:
 def build_xlsx(account: Account, f, numbers: dict) -> bytes:
     """Indicadores (the Painel export's summary), Comparação (this period, the previous
     one, the change) and Chamados (the export's rows for the period and filters), written
-    and dressed like the Painel's own XLSX (dashboards/export.py)."""
-    from dashboards import export
+    and dressed like the Painel's own XLSX (dashboards/export.py), then the people and
+    services tables as the Painel's export has them."""
+    from dashboards import export, exports_tables
 
     span = numbers["previous_period"]
     previous_label = "Período anterior" if span is None else (
@@ -353,6 +354,7 @@ def build_xlsx(account: Account, f, numbers: dict) -> bytes:
         comparison.to_excel(writer, sheet_name="Comparação", index=False)
         export._round(export.ticket_frame(account, f)).to_excel(
             writer, sheet_name="Chamados", index=False)
+        exports_tables.add_sheets(writer, account, f)   # "Atendentes" and "Serviços"
         for sheet in writer.book.worksheets:
             export._dress(sheet)
     return buffer.getvalue()

@@ -53,7 +53,8 @@ def test_a_manager_subscribes_on_the_screen_and_gets_the_mail(page_for, app, wor
     assert "Departamento: TI" in body and "Abertos no período: 2 (anterior: 0" in body
     (part,) = list(message.iter_attachments())
     book = openpyxl.load_workbook(io.BytesIO(part.get_content()), read_only=True)
-    assert book.sheetnames == ["Indicadores", "Comparação", "Chamados"]
+    assert book.sheetnames == ["Indicadores", "Comparação", "Chamados", "Atendentes",
+                               "Serviços"]
     assert len(list(book["Chamados"].iter_rows(values_only=True))) == 1 + 2
     mail_page = page.context.new_page()
     mail_page.set_content(message.get_body(("html",)).get_content())

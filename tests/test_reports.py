@@ -164,7 +164,8 @@ def test_a_due_weekly_report_is_sent_once_by_two_job_runs_at_once(app, world, sm
     assert smtp.received()[0]["rcpt_tos"] == ["manager@alfa.example"]
     assert "23/11/2026 a 29/11/2026" in message["Subject"]
     book = xlsx_of(message)
-    assert {"Indicadores", "Comparação", "Chamados"} <= set(book.sheetnames)
+    assert book.sheetnames == ["Indicadores", "Comparação", "Chamados", "Atendentes",
+                               "Serviços"]
     with app.app_context(), account_scope(UNSCOPED):
         sub = db.session.get(ReportSubscription, sub_id)
         assert reports.as_utc(sub.next_run_at) == utc(2026, 12, 7, 11)
