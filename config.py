@@ -282,6 +282,14 @@ class Config:
     MAILBOX_ALLOW_PRIVATE_HOSTS = os.environ.get("MAILBOX_ALLOW_PRIVATE_HOSTS", "0") == "1"
     # A PEM file of CAs to trust instead of the system's (an internal mail server's own CA).
     MAILBOX_CA_FILE = os.environ.get("MAILBOX_CA_FILE") or None
+    # IMAP IDLE where the server offers it (docs/mailbox.md): "0" polls every mailbox.
+    MAILBOX_IDLE = os.environ.get("MAILBOX_IDLE", "1") == "1"
+    MAILBOX_IDLE_RENEW_SECONDS = float(os.environ.get("MAILBOX_IDLE_RENEW_SECONDS", "1500"))
+    MAILBOX_IDLE_RECONNECT_SECONDS = float(os.environ.get("MAILBOX_IDLE_RECONNECT_SECONDS",
+                                                          "5"))
+    MAILBOX_IDLE_MAX = int(os.environ.get("MAILBOX_IDLE_MAX", "100"))   # per process
+    MAILBOX_FIRST_BACKOFF_SECONDS = float(os.environ.get("MAILBOX_FIRST_BACKOFF_SECONDS",
+                                                         "60"))
 
     # Product rules
     PLAN_TRIAL_DAYS = 30

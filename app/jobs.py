@@ -49,6 +49,16 @@ def request_stop(*_args) -> None:
     _STOP.set()
 
 
+_ON_STOP: list[Callable] = []
+
+
+def on_stop(func):
+    """Run ``func()`` when the loop ends, before ``run_forever`` returns: threads that
+    a job started (the mailboxes held in IMAP IDLE) stop and give their work back."""
+    _ON_STOP.append(func)
+    return func
+
+
 def install_signal_handlers() -> None:
     """SIGTERM (systemd, a container stop, a deploy) and SIGINT (Ctrl+C) stop the loop
     cleanly instead of killing a job half-way. The handler only sets a flag: a
@@ -128,3 +138,8 @@ def run_forever(app, stop: threading.Event | None = None, tick: float = 1.0) -> 
             stop.wait(tick)
         else:
             _STOP.wait(tick)
+    for hook in _ON_STOP:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - stopping goes on
+            log.exception("stop hook %s failed", getattr(hook, "__name__", hook))

@@ -5,7 +5,8 @@ system's /etc/dovecot is never read): plain login over loopback, users in a
 passwd-file, one Maildir per user under the temp folder, a free port. Run as root (CI)
 it uses Debian's unprivileged ``dovecot``/``dovenull`` users for its processes, as any
 other user it runs as that user. ``pause`` and ``resume`` stop and start it on the same
-port (an outage); ``new_user`` and ``append`` set up a test's mailbox.
+port (an outage); ``new_user`` and ``append`` set up a test's mailbox; ``capability``
+makes a server that hides some of its capabilities (IDLE).
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
+# IDLE: new mail is noticed by inotify; this is Dovecot's fallback check while idling.
+mailbox_idle_check_interval = 1 secs
+{extra}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal_user}
@@ -142,7 +146,9 @@ def _identities() -> dict:
 class ImapServer:
     host = "127.0.0.1"
 
-    def __init__(self):
+    def __init__(self, capability: str | None = None):
+        """``capability``: what CAPABILITY answers after the login instead of Dovecot's
+        own list (``imap_capability``), e.g. a server without IDLE."""
         self.binary = _binary()
         self.port = free_port()        # IMAP (plain login, STARTTLS offered)
         self.ssl_port = free_port()    # IMAPS
@@ -158,8 +164,9 @@ class ImapServer:
         self.cert_file = _self_signed(self.root)
         self.config = os.path.join(self.root, "dovecot.conf")
         with open(self.config, "w") as out:
+            extra = f"imap_capability = {capability}" if capability else ""
             out.write(CONFIG.format(root=self.root, port=self.port, ssl_port=self.ssl_port,
-                                    **self.ids))
+                                    extra=extra, **self.ids))
         self.password = "imap-" + secrets.token_hex(8)
         self._pool = [f"caixa{n:04d}@empresa.example" for n in range(POOL, 0, -1)]
         self.users = {user: self.password for user in self._pool}

@@ -54,8 +54,10 @@ from app.mail_in.parse import MailRefused, ParsedMail, parse
 from app.models import (
     FINAL_STATUSES,
     Account,
+    Department,
     Member,
     OutboxMail,
+    Service,
     Ticket,
     TicketMessage,
     utcnow,
@@ -119,7 +121,22 @@ def record(status: str, reason: str, *, source: str, parsed: ParsedMail | None =
            member_id: int | None = None, detail: str = "", ticket_message_id=None,
            attachments: int = 0, dedup: bool = False, commit: bool = True) -> InboundMail:
     """Write one log row (the mailbox poller records its own outcomes with this)."""
-    row = InboundMail(
+    row = log_row(status, reason, source=source, parsed=parsed, account_id=account_id,
+                  ticket_id=ticket_id, member_id=member_id, detail=detail,
+                  ticket_message_id=ticket_message_id, attachments=attachments, dedup=dedup)
+    with account_scope(account_id if account_id is not None else UNSCOPED):
+        db.session.add(row)
+        if commit:
+            db.session.commit()
+    return row
+
+
+def log_row(status: str, reason: str, *, source: str, parsed: ParsedMail | None = None,
+            account_id: int | None = None, ticket_id: int | None = None,
+            member_id: int | None = None, detail: str = "", ticket_message_id=None,
+            attachments: int = 0, dedup: bool = False) -> InboundMail:
+    """The log row ``record`` writes, not yet added to the session."""
+    return InboundMail(
         account_id=account_id, received_at=utcnow(), source=(source or "?")[:20],
         message_id=parsed.message_id[:255] if parsed else None,
         content_hash=parsed.content_hash if parsed else None,
@@ -128,11 +145,6 @@ def record(status: str, reason: str, *, source: str, parsed: ParsedMail | None =
         subject=parsed.subject[:255] if parsed else None, status=status, reason=reason,
         detail=(detail or "")[:2000] or None, ticket_id=ticket_id,
         ticket_message_id=ticket_message_id, member_id=member_id, attachments=attachments)
-    with account_scope(account_id if account_id is not None else UNSCOPED):
-        db.session.add(row)
-        if commit:
-            db.session.commit()
-    return row
 
 
 def _result(status, reason, *, source, parsed=None, detail="", **ids) -> IntakeResult:
@@ -174,14 +186,13 @@ def _take(parsed: ParsedMail, source: str, mailbox) -> IntakeResult:
     if parsed.automatic:
         return _result("ignored", "automatic", source=source, parsed=parsed,
                        detail=parsed.automatic)
-    first = db.session.scalar(select(InboundMail).where(
-        InboundMail.dedup_key == parsed.dedup_key))
-    if first is not None:
+    first_id, recent = _seen_and_recent(parsed)
+    if first_id is not None:
+        first = db.session.get(InboundMail, first_id)
         return IntakeResult("ignored", "duplicate", ticket_id=first.ticket_id,
                             message_id=first.ticket_message_id, log_id=first.id,
                             parsed=parsed)
-    if parsed.sender and _recent_from(parsed.sender) >= int(_config("INBOUND_MAIL_PER_HOUR",
-                                                                    60)):
+    if parsed.sender and recent >= int(_config("INBOUND_MAIL_PER_HOUR", 60)):
         return _result("ignored", "rate_limited", source=source, parsed=parsed)
     found = next((ids for ids in map(threads.verify_reply_address, parsed.recipients)
                   if ids), None)
@@ -192,10 +203,13 @@ def _take(parsed: ParsedMail, source: str, mailbox) -> IntakeResult:
         return _result("ignored", "forged_address" if ours else "unknown_address",
                        source=source, parsed=parsed)
     ticket_id, member_id = found
-    member = db.session.get(Member, member_id)
-    ticket = db.session.get(Ticket, ticket_id)
-    if member is None or ticket is None or member.account_id != ticket.account_id:
+    loaded = _ticket_and_member(ticket_id, member_id)
+    if loaded is None or loaded[1].account_id != loaded[0].account_id:
         return _result("ignored", "unknown_address", source=source, parsed=parsed)
+    # ``loaded`` stays referenced until the post is done: the session's identity map
+    # holds unchanged objects weakly, and the quota check and the notification read
+    # the ticket's account, service and department again by primary key.
+    ticket, member = loaded[0], loaded[1]
     ids = {"account_id": ticket.account_id, "ticket_id": ticket.id, "member_id": member.id}
     if not member.active:
         return _result("ignored", "not_allowed", source=source, parsed=parsed,
@@ -212,10 +226,31 @@ def _take(parsed: ParsedMail, source: str, mailbox) -> IntakeResult:
         return _post(ticket, member, parsed, source, ids)
 
 
-def _recent_from(sender: str) -> int:
+def _seen_and_recent(parsed: ParsedMail) -> tuple[int | None, int]:
+    """One statement: the id of the log row of this same mail taken before (its
+    ``dedup_key``), and how many mails its sender sent in the last hour."""
     since = utcnow() - dt.timedelta(hours=1)
-    return db.session.scalar(select(func.count()).select_from(InboundMail).where(
-        InboundMail.sender == sender, InboundMail.received_at >= since)) or 0
+    seen = (select(InboundMail.id).where(InboundMail.dedup_key == parsed.dedup_key)
+            .limit(1).scalar_subquery())
+    if not parsed.sender:
+        return db.session.execute(select(seen)).one()[0], 0
+    recent = (select(func.count()).select_from(InboundMail)
+              .where(InboundMail.sender == parsed.sender, InboundMail.received_at >= since)
+              .scalar_subquery())
+    first_id, count = db.session.execute(select(seen, recent)).one()
+    return first_id, count or 0
+
+
+def _ticket_and_member(ticket_id: int, member_id: int) -> tuple | None:
+    """(ticket, member, account, service, department) in one statement, or None when
+    the ticket or the member does not exist."""
+    return db.session.execute(
+        select(Ticket, Member, Account, Service, Department).select_from(Ticket)
+        .join(Member, Member.id == member_id)
+        .outerjoin(Account, Account.id == Ticket.account_id)
+        .outerjoin(Service, Service.id == Ticket.service_id)
+        .outerjoin(Department, Department.id == Ticket.department_id)
+        .where(Ticket.id == ticket_id)).first()
 
 
 def _files(parsed: ParsedMail) -> list[FileStorage]:
@@ -251,13 +286,18 @@ def _post(ticket: Ticket, member: Member, parsed: ParsedMail, source: str,
         if not parsed.text and not files:
             return _result("ignored", "empty", source=source, parsed=parsed,
                            detail="; ".join(notes), **ids)
-        row = record("taken", "taken", source=source, parsed=parsed, dedup=True,
-                     attachments=len(files), detail="; ".join(notes), commit=False, **ids)
+        row = log_row("taken", "taken", source=source, parsed=parsed, dedup=True,
+                      attachments=len(files), detail="; ".join(notes), **ids)
         try:
-            with _linked(row):
+            with _linked(row) as written:
                 message = post_message(ticket, member, parsed.text,
                                        upload=files[0] if files else None,
                                        uploads=files[1:])
+            if written.get("log_id") is None:   # no commit saw a flushed message
+                row.ticket_message_id = message.id
+                db.session.add(row)
+                db.session.commit()
+                written = {"log_id": row.id, "message_id": row.ticket_message_id}
         except uploads_check.UploadRejected:
             db.session.rollback()
             if attempt:
@@ -281,34 +321,45 @@ def _post(ticket: Ticket, member: Member, parsed: ParsedMail, source: str,
             db.session.rollback()
             return _result("ignored", "not_allowed", source=source, parsed=parsed,
                            detail=refusal.message, **ids)
+        # The ids as written (reading them from the rows would reload each row, its
+        # attachments too, now that the commit expired them).
         return IntakeResult("taken", "taken", ticket_id=ids["ticket_id"],
-                            message_id=message.id, log_id=row.id, parsed=parsed,
-                            detail="; ".join(notes))
+                            message_id=written["message_id"], log_id=written["log_id"],
+                            parsed=parsed, detail="; ".join(notes))
     raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
 def _linked(row: InboundMail):
-    """While post_message runs, point the log row at the message it creates, inside
-    the same transaction: the message's first flush gives it an id, and the row's
-    change is written by the commit's flush (no second commit)."""
+    """While post_message runs, write the log row in its transaction, already pointing
+    at the message it creates: the message's first flush gives it an id, and the row
+    is added just before the commit (one INSERT, no UPDATE, no second commit). Yields
+    a dict that holds ``message_id`` and ``log_id`` once the commit's flush wrote them."""
     session = db.session()
     created: list[TicketMessage] = []
+    written: dict = {}
 
     def collect(session, flush_context):
         created.extend(o for o in session.new if isinstance(o, TicketMessage))
 
-    def link(session, flush_context):
-        if created and row.ticket_message_id is None:
+    def add_row(session):
+        if created and created[0].id is not None and row not in session:
             row.ticket_message_id = created[0].id
+            session.add(row)
+
+    def note_ids(session, flush_context):
+        if row.id is not None and "log_id" not in written:
+            written.update(log_id=row.id, message_id=row.ticket_message_id)
 
     event.listen(session, "after_flush", collect)
-    event.listen(session, "after_flush_postexec", link)
+    event.listen(session, "before_commit", add_row)
+    event.listen(session, "after_flush_postexec", note_ids)
     try:
-        yield
+        yield written
     finally:
         event.remove(session, "after_flush", collect)
-        event.remove(session, "after_flush_postexec", link)
+        event.remove(session, "before_commit", add_row)
+        event.remove(session, "after_flush_postexec", note_ids)
 
 
 def _answer_closed(ticket: Ticket, member: Member, parsed: ParsedMail) -> bool:
