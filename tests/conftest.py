@@ -299,7 +299,10 @@ def browser():
     if not os.path.exists(executable):
         raise RuntimeError("chromium not found: apt-get install -y chromium")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        # LANGUAGE, not --lang, sets chromium's UI language on Linux (with chromium-l10n's
+        # pt-BR.pak): the browser's own date fields then read dd/mm/aaaa.
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                              env={**os.environ, "LANGUAGE": "pt_BR"})
         yield instance
         instance.close()
 

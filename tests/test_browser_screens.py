@@ -29,6 +29,7 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.conftest import ARTIFACTS, BROWSER_CONTEXT, PASSWORD
 from tests.helpers import make_ticket
 
+PT_BR_PAK = "/usr/lib/chromium/locales/pt-BR.pak"   # chromium-l10n
 PAINEL = "/painel/"
 PAINEL_TICKETS = 300   # enough for every chart, table and the drill-down's pager
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
@@ -267,6 +268,9 @@ def _check_delete_confirmation(page, where: str) -> list[str]:
 def test_every_screen_is_portuguese_accessible_and_fits(backend, request):
     if backend != "sqlite":   # skipped before the fixtures: no PostgreSQL server served
         pytest.skip("the screens render the same on both backends: crawled once, on SQLite")
+    if os.path.isdir(os.path.dirname(PT_BR_PAK)):   # Debian's chromium
+        assert os.path.exists(PT_BR_PAK), ("apt-get install chromium-l10n: without it the "
+                                           "browser's date fields read mm/dd/yyyy")
     app, world, browser, live_server = (request.getfixturevalue(name) for name in (
         "app", "world", "browser", "live_server"))
     from app.generator import populate_account
