@@ -112,6 +112,13 @@ TREND_SERIES = (("opened", "Abertos", BLUE), ("closed", "Encerrados", "#1e8449")
 SHORT_LABELS = {"day": "%d/%m", "week": "%d/%m/%y"}
 
 
+def _whole_ticks(values) -> dict:
+    """Counts up to 5 get a tick per unit: plotly's own ticks (0, 0.5, 1...) under the
+    ",d" format read "0, 1, 1, 2, 2"."""
+    top = values.to_numpy().max() if values.size else 0
+    return {"dtick": 1} if top <= 5 else {}
+
+
 def trend(frame: pd.DataFrame, granularity: str, labels: list[str],
           selected: str | None = None) -> go.Figure:
     """Opened, closed and backlog per bucket as lines, SLA breaches as bars on a
@@ -141,9 +148,10 @@ def trend(frame: pd.DataFrame, granularity: str, labels: list[str],
                       margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
                               "rangemode": "tozero", "title": {"text": "violações"},
-                              "tickformat": ",d"},
+                              "tickformat": ",d", **_whole_ticks(frame["breached"])},
                       hovermode="closest")
-    fig.update_layout(yaxis={"autorange": True, "rangemode": "tozero", "tickformat": ",d"})
+    fig.update_layout(yaxis={"autorange": True, "rangemode": "tozero", "tickformat": ",d",
+                             **_whole_ticks(frame[[c for c, _, _ in TREND_SERIES]])})
     fig.update_xaxes(type="category")
     if selected is not None and selected in [c[0] for c in custom]:
         index = [c[0] for c in custom].index(selected)
@@ -160,9 +168,10 @@ def scores(distribution: dict) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=[str(s) for s in range(1, 6)], y=[distribution[s] for s in range(1, 6)],
         marker={"color": SCORE_COLORS}, text=[number(distribution[s]) for s in range(1, 6)],
-        textposition="auto", hovertemplate="Nota %{x}: %{y} pesquisas<extra></extra>"))
+        textposition="outside", textangle=0, cliponaxis=False,  # "auto" turned a short
+        hovertemplate="Nota %{x}: %{y} pesquisas<extra></extra>"))  # bar's count sideways
     _base_layout(fig, title, 220)
-    fig.update_yaxes(autorange=True)
+    fig.update_yaxes(range=[0, max(distribution.values()) * 1.2])
     fig.update_xaxes(type="category", title={"text": "nota"})
     return fig
 

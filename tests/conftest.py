@@ -362,6 +362,9 @@ def web(app):
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--lang=pt-BR"]
+# What a Brazilian's browser runs with: screenshots show what users see (dates in the
+# pages' own words, the browser's date fields as dd/mm/aaaa, times in Brasília).
+BROWSER_CONTEXT = {"locale": "pt-BR", "timezone_id": "America/Sao_Paulo"}
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "test-artifacts")
 
@@ -389,7 +392,10 @@ def browser():
     if not os.path.exists(executable):
         raise RuntimeError("chromium not found: apt-get install -y chromium")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        # LANGUAGE, not --lang, sets chromium's UI language on Linux (with chromium-l10n's
+        # pt-BR.pak): the browser's own date fields then read dd/mm/aaaa.
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                              env={**os.environ, "LANGUAGE": "pt_BR"})
         yield instance
         instance.close()
 
@@ -405,7 +411,8 @@ def page_for(browser, live_server):
         # policy, tests/test_browser_csp.py keeps it.
         context = browser.new_context(viewport={"width": 1366, "height": 900},
                                       locale="pt-BR", base_url=live_server,
-                                      bypass_csp=bypass_csp)
+                                      bypass_csp=bypass_csp,
+                                      timezone_id=BROWSER_CONTEXT["timezone_id"])
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)

@@ -11,7 +11,11 @@ One page load per screen per viewport, and on each load:
   viewport);
 - a full-page screenshot under test-artifacts/telas/.
 
-The Painel (Dash, /painel/) has its own browser test and owner; it is not crawled here.
+The Painel (Dash, /painel/) is crawled the same way for the manager and the
+administrator, once every callback has answered, with a dropdown and the date picker
+opened once so their texts (search box, "select all", month and weekday names) are in
+the page when the words are read; its own behaviour is tests/test_browser_painel.py.
+Contexts run in pt-BR and America/Sao_Paulo, as a Brazilian's browser does.
 """
 from __future__ import annotations
 
@@ -22,9 +26,12 @@ import time
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.conftest import ARTIFACTS, BROWSER_CONTEXT, PASSWORD
 from tests.helpers import make_ticket
 
+PT_BR_PAK = "/usr/lib/chromium/locales/pt-BR.pak"   # chromium-l10n
+PAINEL = "/painel/"
+PAINEL_TICKETS = 300   # enough for every chart, table and the drill-down's pager
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 # Words of FAB, Dash, Bootstrap and select2 that must never reach a Portuguese screen
@@ -39,6 +46,7 @@ ENGLISH = [
     "Close", "items", "results", "found", "Sign In", "Welcome", "Page", "Permission",
     "Roles", "Group", "Please", "required", "Invalid", "Error", "Select All",
     "Deselect All", "Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "November", "December",
+    "Increase", "Decrease", "Clear", "Dates", "Calendar", "calendar", "month",
 ]
 ENGLISH_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in ENGLISH) + r")(?![\w-])")
 
@@ -98,10 +106,10 @@ def _screens(app, world) -> dict[str, list[str]]:
                       f"/chamados/{concluded_id}", f"/chamados/{closed_id}", "/perfil/"],
         "attendant": ["/", "/atendente/fila", "/atendente/meus", f"/chamados/{open_id}",
                       f"/chamados/{progress_id}"],
-        "manager": ["/", "/chamados/", f"/chamados/{closed_id}"],
+        "manager": ["/", "/chamados/", f"/chamados/{closed_id}", PAINEL],
         "admin": ["/", *crud, "/conta/", "/notificacoes/", "/conta/calendario/",
                   "/chamados/", "/memberview/list/?_flt_0_first_name=x",
-                  f"/memberview/list/?_flt_0_sector={sector}"],
+                  f"/memberview/list/?_flt_0_sector={sector}", PAINEL],
     }
 
 
@@ -119,6 +127,10 @@ def _slug(url: str) -> str:
 
 
 def _check_language_and_axe(page, where: str, timings: dict) -> list[str]:
+    return _check_language(page, where) + _check_axe(page, where, timings)
+
+
+def _check_language(page, where: str) -> list[str]:
     problems = []
     lang = page.evaluate("() => document.documentElement.lang")
     if lang != "pt-BR":
@@ -128,13 +140,113 @@ def _check_language_and_axe(page, where: str, timings: dict) -> list[str]:
         problems.append(f"{where}: English {match!r}")
     if "__None" in text:
         problems.append(f"{where}: FAB's '__None'")
+    return problems
+
+
+def _check_axe(page, where: str, timings: dict, context=None) -> list[str]:
+    problems = []
     started = time.perf_counter()
-    results = AXE.run(page, options=AXE_OPTIONS)
+    results = AXE.run(page, context=context, options=AXE_OPTIONS)
     timings["axe"] += time.perf_counter() - started
     for violation in results.response["violations"]:
         if violation["impact"] in ("serious", "critical"):
             targets = [n["target"] for n in violation["nodes"]][:3]
             problems.append(f"{where}: axe {violation['id']} {targets}")
+    return problems
+
+
+def _painel_settled(page) -> None:
+    """Every Painel callback answered and every chart drawn. Locators only: the crawl
+    keeps the pages' CSP (wait_for_function would need 'unsafe-eval'). The first load
+    runs every callback: up to 45 s on a busy shared machine."""
+    page.wait_for_load_state("networkidle")
+    page.locator(".painel-chart .main-svg").nth(7).wait_for(state="attached")
+    page.locator("#chart-trend .main-svg").first.wait_for(state="attached")
+    page.wait_for_selector("#kpi-opened:not(:text-is('—'))")
+    page.wait_for_selector("#drill-table > *")
+    page.wait_for_selector("#risk-table > *")
+    page.wait_for_selector("[data-dash-is-loading]", state="detached")
+    page.wait_for_selector(".main-svg text:text-is('Carregando…')", state="detached")
+
+
+PAINEL_TIMEOUT = 45000
+# plotly's SVG (thousands of nodes: axes, bars, points) is a picture, not text to read:
+# axe-core skips it, which keeps the run short; the charts' titles and tables are HTML.
+PAINEL_AXE_CONTEXT = {"exclude": [[".main-svg"]]}
+
+
+def _painel_words(page, where: str) -> list[str]:
+    """The words of Dash's popups, which exist only while open: a multiple dropdown
+    (search box, select all, counts) and the date picker (month, weekdays, buttons)."""
+    problems = []
+    page.click("#f-department_id")
+    page.wait_for_selector(".dash-dropdown-content, [role=listbox]")
+    text = page.evaluate(TEXT_JS)
+    if "Selecionar todos" not in text:
+        problems.append(f"{where} dropdown: not open or not in Portuguese")
+    problems += [f"{where} dropdown: English {w!r}" for w in sorted(set(ENGLISH_RE.findall(text)))]
+    page.keyboard.press("Escape")
+    page.click("#f-period")
+    page.locator(".dash-datepicker-content").first.wait_for()
+    text = page.evaluate(TEXT_JS)
+    if not re.search(r"janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|"
+                     r"outubro|novembro|dezembro", text):
+        problems.append(f"{where} calendar: no Portuguese month")
+    problems += [f"{where} calendar: English {w!r}" for w in sorted(set(ENGLISH_RE.findall(text)))]
+    return problems
+
+
+def _close_calendar(page) -> None:
+    page.keyboard.press("Escape")
+    page.locator(".dash-datepicker-content").first.wait_for(state="hidden")
+
+
+PHONE_FITS_JS = """() => [...document.querySelectorAll('.painel-chart .main-svg, #chart-trend .main-svg')]
+  .every(svg => svg.getBoundingClientRect().width <= window.innerWidth)"""
+
+
+def _crawl_painel(page, profile: str, folder: str, backend: str, timings: dict) -> list[str]:
+    """The Painel at the desktop width (words, lang, the popups' words, axe-core once
+    with the date picker open: the page and the calendar in one run), then the same
+    page narrowed to the phone width (Dash and plotly re-lay out on resize, no reload)."""
+    where = f"{profile} {PAINEL}"
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    page.set_default_timeout(PAINEL_TIMEOUT)
+    started = time.perf_counter()
+    response = page.goto(PAINEL)
+    if response is None or response.status >= 400:
+        return [f"{where}: HTTP {response and response.status}"]
+    _painel_settled(page)
+    timings["painel"] += time.perf_counter() - started
+    timings["painel_settle"] = timings.get("painel_settle", 0.0) + time.perf_counter() - started
+    shot = os.path.join(folder, f"{profile}-painel-{{}}-{backend}.png")
+    problems = []
+    width = page.evaluate(SCROLL_JS)
+    if width > VIEWPORTS["desktop"]["width"]:
+        problems.append(f"{where} desktop: page {width}px wide")
+    problems += _check_language(page, where)
+    page.screenshot(path=shot.format("desktop"), full_page=True)
+    problems += _painel_words(page, where)
+    started = time.perf_counter()
+    problems += _check_axe(page, f"{where} (calendário aberto)", timings, PAINEL_AXE_CONTEXT)
+    timings["painel_axe"] = timings.get("painel_axe", 0.0) + time.perf_counter() - started
+    page.screenshot(path=shot.format("calendario"))
+    _close_calendar(page)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    started = time.perf_counter()
+    page.set_viewport_size(VIEWPORTS["phone"])
+    for _ in range(100):   # the charts' relayout: polled, no fixed sleep
+        if page.evaluate(PHONE_FITS_JS):
+            break
+        page.wait_for_timeout(50)
+    timings["painel"] += time.perf_counter() - started
+    timings["painel_phone"] = timings.get("painel_phone", 0.0) + time.perf_counter() - started
+    width = page.evaluate(SCROLL_JS)
+    if width > VIEWPORTS["phone"]["width"]:
+        problems.append(f"{where} phone: page {width}px wide")
+    page.screenshot(path=shot.format("phone"), full_page=True)
+    page.screenshot(path=shot.format("phone-tela"))
+    page.set_default_timeout(15000)
     return problems
 
 
@@ -153,23 +265,37 @@ def _check_delete_confirmation(page, where: str) -> list[str]:
     return problems
 
 
-def test_every_screen_is_portuguese_accessible_and_fits(app, world, browser, live_server,
-                                                        backend):
-    if backend != "sqlite":
+def test_every_screen_is_portuguese_accessible_and_fits(backend, request):
+    if backend != "sqlite":   # skipped before the fixtures: no PostgreSQL server served
         pytest.skip("the screens render the same on both backends: crawled once, on SQLite")
+    if os.path.isdir(os.path.dirname(PT_BR_PAK)):   # Debian's chromium
+        assert os.path.exists(PT_BR_PAK), ("apt-get install chromium-l10n: without it the "
+                                           "browser's date fields read mm/dd/yyyy")
+    app, world, browser, live_server = (request.getfixturevalue(name) for name in (
+        "app", "world", "browser", "live_server"))
+    from app.generator import populate_account
+
     screens = _screens(app, world)
     folder = os.path.join(ARTIFACTS, "telas")
     os.makedirs(folder, exist_ok=True)
     problems: list[str] = []
-    timings = {"load": 0.0, "axe": 0.0, "screenshot": 0.0}
+    timings = {"load": 0.0, "axe": 0.0, "screenshot": 0.0, "painel": 0.0}
     for profile, urls in screens.items():
-        context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="pt-BR",
-                                      base_url=live_server)
+        if profile == "manager":   # the Painel: a few months of tickets for its charts
+            started = time.perf_counter()
+            with app.app_context():
+                populate_account(world.account_id, n_tickets=PAINEL_TICKETS, months=3, seed=14)
+            timings["populate"] = time.perf_counter() - started
+        context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server,
+                                      **BROWSER_CONTEXT)
         page = context.new_page()
         page.set_default_timeout(15000)
         if profile != "anonymous":
             _login(page, f"alfa_{profile}")
         for url in urls:
+            if url == PAINEL:
+                problems += _crawl_painel(page, profile, folder, backend, timings)
+                continue
             for name, size in VIEWPORTS.items():
                 page.set_viewport_size(size)
                 started = time.perf_counter()
