@@ -51,21 +51,21 @@ _PAROXYTONE_IL = ("ag", "contrat", "debil", "dific", "doc", "duct", "eret", "ere
                   "fac", "fert", "fiss", "foss", "frag", "fut", "grac", "hab", "inab",
                   "indoc", "infert", "inut", "lab", "miss", "nub", "pens", "portat", "projet",
                   "rept", "retrat", "sess", "tact", "tat", "text", "ut", "versat", "volat")
-_NOT = "(?!(?:" + "|".join(_EXCEPTIONS) + ")" + _END + ")"
+_MARK = "q0q"
 _IL = "|".join(_PAROXYTONE_IL)
-_CONSONANT = "[b-df-hj-np-tv-z]"
 RULES = (
     (_START + r"e-(mails?)" + _END, r"e\1"),
     (_START + r"(ar|mae|lei|rei|boi)e?s" + _END, r"\1"),
     (_START + r"([a-z]+(?:gu|qu|[a-df-lo-z]n|nc|d))eses" + _END, r"\1es"),
-    (_START + _NOT + r"([a-z]+)(?:oes|aes|aos)" + _END, r"\1ao"),
-    (_START + r"(" + _IL + r")eis" + _END, r"\1il"),
-    (_START + _NOT + r"([a-z]{2,})([aeou])is" + _END, r"\1\2l"),
-    (_START + _NOT + r"(?!(?:" + _IL + r")il" + _END + r")([a-z]+" + _CONSONANT + r")il"
-     + _END, r"\1i"),
-    (_START + r"([a-z]{2,})ns?" + _END, r"\1m"),
-    (_START + _NOT + r"([a-z]+(?:[b-df-hj-mp-rtv-z]|u))s" + _END, r"\1"),
-    (_START + _NOT + r"([a-z]{2,3}[aeo])s" + _END, r"\1"),
+    (_START + r"(" + _IL + r")(?:eis|il)" + _END, r"\1il" + _MARK),
+    (_START + r"(" + "|".join(_EXCEPTIONS) + r")" + _END, r"\1" + _MARK),
+    (_START + r"([a-z]+)(?:oes|aes|aos)" + _END, r"\1ao"),
+    (_START + r"([a-z][a-z]+[aeou])is" + _END, r"\1l"),
+    (_START + r"([a-z]+[b-df-hj-np-tv-z]i)l" + _END, r"\1"),
+    (_START + r"([a-z][a-z]+)ns?" + _END, r"\1m"),
+    (_START + r"([a-z]+[b-df-hj-mp-rtuv-z])s" + _END, r"\1"),
+    (_START + r"([a-z][a-z][a-z]?[aeo])s" + _END, r"\1"),
+    (r"(?<=[a-z])" + _MARK + _END, ""),
 )
 
 # --- PostgreSQL ------------------------------------------------------------------------
