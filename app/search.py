@@ -22,12 +22,24 @@ Portuguese stemmer, so words are lower-cased, unaccented and stemmed here with
 Snowball's Portuguese stemmer (the algorithm PostgreSQL's ``portuguese_stem`` uses), for
 the stored text and for the query alike.
 
+Plurals (migration 0014): once accents are gone, Snowball misses many Portuguese plurals
+("impressoes" is not "impressao", "papeis" not "papel", "ordens" not "ordem"). Both
+backends first rewrite the unaccented, lower-cased text with the same ordered list of
+regular expressions, ``PLURAL_RULES``, which turns those plurals into their singular
+(or both forms into one key); only then do words reach the stemmer. PostgreSQL runs them
+in ``search_singular(text)``, an IMMUTABLE SQL function (``regexp_replace`` chain) that
+the generated columns and the queries call; SQLite runs them here, in ``search_stem``.
+The patterns use only syntax Python's ``re`` and PostgreSQL's regular expressions read
+alike (ASCII classes, lookaround, back-references), and the migration holds the same list:
+``tests/test_search_plurals.py`` checks the two against each other.
+
 Queries never hand user text to a query syntax: PostgreSQL gets it through
-``plainto_tsquery`` (every word must appear, no operators), FTS5 gets only stems of
-letters and digits, each one quoted. Every word must appear somewhere in what the
-person may read of the ticket (AND, any order): a query with AND only is monotonic, so
-"the staff's document matches and, on my own tickets, the public one matches too" is
-exact, and a word of an internal note can neither find nor hide a requester's ticket.
+``search_singular`` and ``plainto_tsquery`` (every word must appear, no operators),
+FTS5 gets only stems of letters and digits, each one quoted. Every word must appear
+somewhere in what the person may read of the ticket (AND, any order): a query with AND
+only is monotonic, so "the staff's document matches and, on my own tickets, the public
+one matches too" is exact, and a word of an internal note can neither find nor hide a
+requester's ticket.
 """
 from __future__ import annotations
 
@@ -46,6 +58,7 @@ MAX_SEARCH = 200            # characters of a search; longer is refused with a m
 MAX_TERMS = 32              # words of a search that count (200 characters hold ~100)
 CONFIG = "portuguese_unaccent"
 SQLITE_FUNCTION = "search_stem"
+PG_SINGULAR = "search_singular"     # migration 0014: the plural rules, in the database
 
 # PostgreSQL: the document a reader of internal notes searches, the one a requester
 # searches (the first is the GIN index's expression, written the same way).
@@ -88,12 +101,80 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+# --- plurals: what Snowball misses once the accents are gone -------------------------
+#
+# Each rule rewrites whole words of the unaccented, lower-cased text. A word is a run of
+# ASCII letters between characters that are neither letters nor digits (after unaccent,
+# Portuguese is ASCII; other scripts are left alone). Order matters: a rule sees the
+# output of the ones before it. Migration 0014 holds the same list for PostgreSQL's
+# ``search_singular()``: change both together, in a new migration.
+
+_START = r"(?<![a-z0-9])"
+_END = r"(?![a-z0-9])"
+# Words that only look like the plurals below, or whose rewrite would merge them with
+# another word: caos (not cão), depois (a stopword), heróis (Snowball already meets
+# herói), deus (not "deu"), temos/somos/fomos (stopwords), abril (not "abrir").
+PLURAL_EXCEPTIONS = ("caos", "depois", "herois", "deus", "temos", "somos", "fomos", "abril")
+# Paroxytone -il words, whose plural is -eis (fácil/fáceis, útil/úteis), not -is.
+PAROXYTONE_IL = ("ag", "contrat", "debil", "dific", "doc", "duct", "eret", "erect", "ester",
+                 "fac", "fert", "fiss", "foss", "frag", "fut", "grac", "hab", "inab", "indoc",
+                 "infert", "inut", "lab", "miss", "nub", "pens", "portat", "projet", "rept",
+                 "retrat", "sess", "tact", "tat", "text", "ut", "versat", "volat")
+# Protected words carry this mark between two rules: followed by it, they are no
+# longer whole words for the rules in between. (A negative lookahead per rule reads the
+# same, but costs PostgreSQL's regex engine ten times as much.)
+_MARK = "q0q"
+_IL = "|".join(PAROXYTONE_IL)
+PLURAL_RULES: tuple[tuple[str, str], ...] = (
+    # e-mail(s) -> email(s): one word, whichever way it is written
+    (_START + r"e-(mails?)" + _END, r"e\1"),
+    # short words with their own plural: ares, mães, leis, reis, bois
+    (_START + r"(ar|mae|lei|rei|boi)e?s" + _END, r"\1"),
+    # -ês nouns: portugueses, fregueses, japoneses, franceses, holandeses (not gêneses)
+    (_START + r"([a-z]+(?:gu|qu|[a-df-lo-z]n|nc|d))eses" + _END, r"\1es"),
+    # paroxytone -il and their -eis (fáceis, úteis, portáteis) -> -il, protected from
+    # here... (so are the exceptions)
+    (_START + r"(" + _IL + r")(?:eis|il)" + _END, r"\1il" + _MARK),
+    (_START + r"(" + "|".join(PLURAL_EXCEPTIONS) + r")" + _END, r"\1" + _MARK),
+    # -ões, -ães, -ãos -> -ão: impressões, botões, pães, cães, mãos
+    (_START + r"([a-z]+)(?:oes|aes|aos)" + _END, r"\1ao"),
+    # -ais, -eis, -ois, -uis -> -al, -el, -ol, -ul: canais, papéis, lençóis, azuis
+    (_START + r"([a-z][a-z]+[aeou])is" + _END, r"\1l"),
+    # oxytone -il -> -i, which Snowball strips as it strips the plural's -is:
+    # fuzil/fuzis, perfil/perfis, barril/barris (táxi/táxis keep working)
+    (_START + r"([a-z]+[b-df-hj-np-tv-z]i)l" + _END, r"\1"),
+    # -ns and -n -> -m: ordens/ordem, itens/item, logins/login, tokens/token
+    (_START + r"([a-z][a-z]+)ns?" + _END, r"\1m"),
+    # a plural -s after a consonant or -u: notebooks, e-mails, drivers, pneus, menus
+    (_START + r"([a-z]+[b-df-hj-mp-rtuv-z])s" + _END, r"\1"),
+    # short words Snowball leaves whole: anos, erros, dias, ruas, olhos, artes
+    (_START + r"([a-z][a-z][a-z]?[aeo])s" + _END, r"\1"),
+    # ... to here
+    (r"(?<=[a-z])" + _MARK + _END, ""),
+)
+_PLURALS = tuple((re.compile(pattern), replacement) for pattern, replacement in PLURAL_RULES)
+
+
+def fold(value: str) -> str:
+    """Lower-cased and unaccented (PostgreSQL: ``lower(unaccent(value))``)."""
+    return unaccent(value.casefold())
+
+
+def singular(folded: str) -> str:
+    """``PLURAL_RULES`` over a folded text: what ``search_singular()`` is in
+    PostgreSQL."""
+    for pattern, replacement in _PLURALS:
+        folded = pattern.sub(replacement, folded)
+    return folded
+
+
 def terms(value: str | None) -> list[str]:
-    """The stems of the words of ``value``: lower-cased, unaccented, Snowball's
-    Portuguese stemmer (as PostgreSQL's configuration: unaccent, then the stemmer)."""
+    """The stems of the words of ``value``: lower-cased, unaccented, plurals made
+    singular, Snowball's Portuguese stemmer (as PostgreSQL: ``search_singular()``, then
+    the configuration's unaccent and stemmer)."""
     if not value:
         return []
-    return [_stem(w) for w in _WORD.findall(unaccent(value.casefold()))]
+    return [_stem(w) for w in _WORD.findall(singular(fold(value)))]
 
 
 def stem_text(value) -> str:
@@ -155,7 +236,7 @@ def condition(dialect: str, public_only: bool = False):
     may read, holds every word. ``public_only``: the list shows only the reader's own
     tickets (the requester's), so notes never count."""
     if dialect == "postgresql":
-        query = f"plainto_tsquery('{CONFIG}', :search_text)"
+        query = f"plainto_tsquery('{CONFIG}', {PG_SINGULAR}(:search_text))"
         public = text(f"({PG_PUBLIC_DOCUMENT}) @@ {query}")
         if public_only:
             return public
@@ -204,7 +285,8 @@ def selective_ids(session, values: dict) -> list[int] | None:
     if _table_rows[1] > 0:
         plan = connection.exec_driver_sql(
             f"EXPLAIN (FORMAT JSON) SELECT 1 FROM ticket WHERE ({PG_STAFF_DOCUMENT}) "
-            f"@@ plainto_tsquery('{CONFIG}', %(text)s)", {"text": values["search_text"]}
+            f"@@ plainto_tsquery('{CONFIG}', {PG_SINGULAR}(%(text)s))",
+            {"text": values["search_text"]}
         ).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         if plan[0]["Plan"]["Plan Rows"] >= COMMON_SHARE * _table_rows[1]:
