@@ -6,14 +6,14 @@ and every existing account gets its row with the default a new account has (on, 
 managers), so the screen, the API and the sender agree from the first survey on.
 
 Revision ID: c8e35f6a7b9d
-Revises: d9f46f7a8bae
+Revises: b7d24e5f6a8c
 Create Date: 2026-12-01 17:10:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "c8e35f6a7b9d"
-down_revision = "d9f46f7a8bae"
+down_revision = "b7d24e5f6a8c"
 branch_labels = None
 depends_on = None
 
