@@ -38,11 +38,19 @@ def test_database_restart_gives_503_then_recovers(own_postgres, tmp_path):
 
     own_postgres.pause()
     try:
-        for path in ("/health", "/api/v1/ticket/", "/login/"):
+        for path in ("/health", "/api/v1/ticket/"):
             response = client.get(path, headers=headers)
             assert response.status_code == 503, (path, response.status_code)
             text = response.get_data(as_text=True)
             assert "Traceback" not in text and "psycopg2" not in text
+        # The login form needs no database to be drawn (its permissions are read once
+        # per process); logging in does, and says so in Portuguese.
+        assert app.test_client().get("/login/").status_code == 200
+        refused = app.test_client().post("/login/", data={"username": "falha_requester",
+                                                          "password": PASSWORD})
+        assert refused.status_code == 503, refused.status_code
+        text = refused.get_data(as_text=True)
+        assert "indisponível" in text and "Traceback" not in text and "psycopg2" not in text
         during = client.post("/api/v1/ticket/", json={**body, "description": "Durante."},
                              headers=headers)
         assert during.status_code == 503
