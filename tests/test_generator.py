@@ -174,3 +174,34 @@ def test_business_columns_and_due_times_are_what_the_workflow_would_store(app, g
         # Working hours are never more than the elapsed time, and often less.
         assert any(t.business_assume_hours is not None and t.business_assume_hours < (
             (t.assumed_at - t.opened_at).total_seconds() / 3600 - 1e-6) for t in sample)
+
+
+
+def test_generated_tickets_have_the_subject_an_opening_would_give(app, generated):
+    """Every generated ticket has an "Assunto": the description's first line, as
+    `subject_of` gives a ticket opened without one (it was empty: the lists titled
+    every demo ticket by its service, "Férias · Férias · RH")."""
+    from app.extensions import db
+    from app.models import Ticket
+    from app.workflow import subject_of
+
+    with app.app_context():
+        rows = db.session.execute(select(Ticket.subject, Ticket.description)
+                                  .execution_options(skip_tenancy=True)).all()
+        db.session.remove()
+    assert len(rows) == 1500
+    assert all(r.subject and r.subject == subject_of(None, r.description) for r in rows)
+
+
+def test_a_ticket_stored_without_subject_is_titled_by_its_description(app, world, web):
+    from app.extensions import db
+    from tests.helpers import make_ticket
+
+    ticket_id = make_ticket(app, world, description="Impressora do 2º andar sem toner.\nUrgente")
+    with app.app_context():
+        db.session.execute(text("UPDATE ticket SET subject = '' WHERE id = :id"),
+                           {"id": ticket_id})
+        db.session.commit()
+        db.session.remove()
+    page = web("alfa_manager").get("/chamados/").get_data(as_text=True)
+    assert 'class="ticket-title">Impressora do 2º andar sem toner.</a>' in page

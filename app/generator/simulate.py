@@ -192,6 +192,10 @@ def simulate(structure: dict, n: int, seed: int, months: int, now: dt.datetime,
         "department_id": dept, "service_id": services["id"].to_numpy()[svc],
         "sector_id": sector_ids, "priority": PRIORITY_CODES[prio], "status": status,
         "description": np.char.add(np.char.add(names.astype(str), ": "), phrase),
+        # The "Assunto" an opening gives a ticket typed without one (subject_of): the
+        # description's first line (the generated ones have one line), cut at 120.
+        "subject": np.char.add(np.char.add(names.astype(str), ": "), phrase).astype(
+            "U120"),
         "opened_at": when(opened), "assumed_at": when(a), "started_at": when(s),
         "concluded_at": when(c), "closed_at": when(cl),
         "cancelled_at": when(np.where(cancelled, cancel_at, np.nan)),

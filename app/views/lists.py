@@ -196,13 +196,16 @@ class ListRow:
     def of(cls, row, when, now, ticket_url) -> "ListRow":
         css, text, state = sla_badge(row, now)
         snippet = (row.snippet or "").strip()
-        if row.subject and snippet.startswith(row.subject):   # the title already says it
-            snippet = snippet[len(row.subject):].strip()
+        # Tickets from before subjects existed have none: their title is what an
+        # opening would have given them, the description's first line.
+        subject = row.subject or workflow.subject_of(None, snippet)
+        if subject and snippet.startswith(subject):   # the title already says it
+            snippet = snippet[len(subject):].strip()
         if len(snippet) > SNIPPET_SHOWN + 5:      # as Jinja's truncate(110, True, "…")
             snippet = snippet[:SNIPPET_SHOWN - 1] + "…"
         return cls(
             id=row.id, status=row.status, priority=row.priority,
-            assignee_id=row.assignee_id, subject=row.subject, service_name=row.service_name,
+            assignee_id=row.assignee_id, subject=subject, service_name=row.service_name,
             department_name=row.department_name, requester_name=row.requester_name,
             assignee_name=row.assignee_name, snippet=snippet, url=ticket_url(row.id),
             opened=when(row.opened_at), due=when(row.sla_due_at), sla_state=state,
