@@ -57,10 +57,14 @@ def test_no_route_answers_5xx_to_odd_input(app, world, username, monkeypatch):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/static") or "logout" in rule.rule:
             continue
-        for path in _paths(rule.rule):
+        # The path to an existing row (value 1) gets every odd query; the other odd
+        # values answer 404 before any view reads the query.
+        primary = re.sub(r"<[^>]+>", "1", re.sub(r"<path:[^>]+>", "x/../y.js", rule.rule))
+        for path in sorted(_paths(rule.rule)):
             headers = bearer if path.startswith("/api/") else {}
+            queries = QUERIES if path == primary else QUERIES[:1]
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                attempts = ([(q, None) for q in QUERIES] if method == "GET"
+                attempts = ([(q, None) for q in queries] if method == "GET"
                             else [("", b) for b in BODIES])
                 for query, body in attempts:
                     kwargs = {"json": body} if isinstance(body, dict) else \
