@@ -88,6 +88,7 @@ UNATTENDED_GOES_TO_ADMINS = ("ticket_opened", "requester_message", "ticket_trans
 # who run the desk, never mailed back to the requester, whatever the settings say.
 NEVER_TO_REQUESTER = ("low_score",)
 LOW_SCORES = (1, 2)
+SURVEY_EVENTS = ("survey_filled", "low_score")   # mails about the survey just filled
 
 
 def _admin_ids(account_id: int) -> list[int]:
@@ -105,7 +106,7 @@ def recipients_for(setting: NotificationSetting, ticket, actor) -> list[tuple[st
     """(role, member) pairs in a stable order, each member once (its first role wins)."""
     account_id = ticket.account_id
     wanted: list[tuple[str, int]] = []
-    if setting.to_requester and setting.event not in NEVER_TO_REQUESTER:
+    if setting.to_requester:   # NEVER_TO_REQUESTER events drop the requester below
         wanted.append(("requester", ticket.requester_id))
     if setting.to_assignee and ticket.assignee_id:
         wanted.append(("assignee", ticket.assignee_id))
@@ -168,7 +169,7 @@ def _action_ref(event: str, ticket) -> str:
     flushed it to store its files). Nothing here flushes: the caller's pending rows
     (a second survey, say) must fail at the caller's commit, where it expects them to.
     """
-    if event in ("survey_filled", "low_score"):
+    if event in SURVEY_EVENTS:
         return "survey"
     if event in ("requester_message", "attendant_message"):
         ids = [obj.id for obj in list(db.session.identity_map.values())
@@ -357,7 +358,7 @@ def _context(event: str, ticket, actor, text: str | None) -> dict:
     if event == "conclusion_reviewed":
         context["event_label"] = ("Conclusão aprovada" if context["approved"]
                                   else "Conclusão reprovada")
-    if event in ("survey_filled", "low_score"):
+    if event in SURVEY_EVENTS:
         pending = [obj for obj in db.session.new
                    if isinstance(obj, Survey) and obj.ticket_id == ticket.id]
         survey = pending[-1] if pending else db.session.scalar(

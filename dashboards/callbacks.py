@@ -144,7 +144,7 @@ def _row_name(account, dimension: str, ident) -> str:
 
 
 def register(app: dash.Dash) -> None:
-    from dashboards import insights
+    from dashboards import exports_tables, insights
 
     insights.register(app)
 
@@ -235,7 +235,8 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         KPI_OUTPUTS + [Output(ident, "figure") for ident in CHARTS]
         + [Output("step-table", "children"), Output("painel-alert", "children"),
-           Output("export-csv", "href"), Output("export-xlsx", "href")] + DELTA_OUTPUTS,
+           Output("export-csv", "href"), Output("export-xlsx", "href")]
+        + [Output(ident, "href") for ident in exports_tables.LINK_IDS] + DELTA_OUTPUTS,
         FILTER_INPUTS + [Input("f-clock", "value")],
     )
     def refresh(*args):
@@ -254,7 +255,7 @@ def register(app: dash.Dash) -> None:
         except ValidationError as error:
             blank = [figures.empty(title, error.message) for _, title in CHARTS.values()]
             return (["—", ""] * len(KPI_IDS) + blank + ["", _alert(error.message), "#", "#"]
-                    + ["", "kpi-delta"] * len(KPI_IDS))
+                    + ["#"] * len(exports_tables.LINK_IDS) + ["", "kpi-delta"] * len(KPI_IDS))
         row = queries.summary(session, account.id, f).iloc[0]
         deltas = _delta_outputs(kpis.headline(row),
                                 kpis.previous_headline(session, account.id, f), f.clock)
@@ -278,7 +279,7 @@ def register(app: dash.Dash) -> None:
         query = export_query(start, end, values, cross)
         return (_summary_outputs(row, f.clock) + figs
                 + [steps, None, f"/painel/exportar.csv?{query}", f"/painel/exportar.xlsx?{query}"]
-                + deltas)
+                + list(exports_tables.table_links(query)) + deltas)
 
     @app.callback(Output("drill-page", "data"),
                   FILTER_INPUTS + [Input("page-prev", "n_clicks"), Input("page-next", "n_clicks")],

@@ -9,13 +9,13 @@
 The rows are ``queries.attendant_table`` / ``queries.service_table`` for the view the
 export link carries: the Painel's filters and period, the clicked bar, and a clicked
 trend bucket (``bucket_start``/``bucket_end``, which narrow the period as on screen).
-Names go through the export's formula neutralisation. The links are kept current by
-one callback here (no query: it only writes the address).
+Names go through the export's formula neutralisation. The links are written by the
+Painel's main callback with its own export links (``table_links``), from the view it
+has already checked.
 """
 from __future__ import annotations
 
 import pandas as pd
-from dash import Input, Output
 from flask import Response
 
 from app.extensions import db
@@ -104,16 +104,3 @@ def table_links(query: str) -> tuple[str, str, str, str]:
     return (f"{TABLES['attendants'][0]}?{query}", xlsx,
             f"{TABLES['services'][0]}?{query}", xlsx)
 
-
-def register_callbacks(app) -> None:
-    from dashboards.callbacks import FILTER_INPUTS, _split, export_query
-    from dashboards.painel import caller, validate_cross
-
-    @app.callback([Output(ident, "href") for ident in LINK_IDS],
-                  FILTER_INPUTS + [Input("f-clock", "value")])
-    def links(*args):
-        """The tables' export links follow the view (filters, period, bar, bucket)."""
-        account = caller()
-        start, end, values, cross = _split(args[:-1])
-        values["clock"] = args[-1]
-        return table_links(export_query(start, end, values, validate_cross(account, cross)))

@@ -335,7 +335,6 @@ def layout():
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    from dashboards import callbacks, exports_tables
+    from dashboards import callbacks
 
     callbacks.register(app)
-    exports_tables.register_callbacks(app)
