@@ -78,11 +78,6 @@ class IdleRefused(Exception):
     """The server answered the IDLE command with NO or BAD."""
 
 
-def _config(name: str, default: float) -> float:
-    try:
-        return float(current_app.config.get(name) or default)
-    except (TypeError, ValueError):
-        return default
 
 
 # --- the protocol ---------------------------------------------------------------------
@@ -244,7 +239,7 @@ class Idler(threading.Thread):
         """IDLE, a round on news, again; returns why it ended: "stop", "changed"
         (settings changed, switched off, or the lease lost)."""
         exchange = IdleExchange(self.client, poller._timeout())
-        renew_every = _config("MAILBOX_IDLE_RENEW_SECONDS", 25 * 60)
+        renew_every = poller.setting("MAILBOX_IDLE_RENEW_SECONDS", 25 * 60)
         heartbeat_at = time.monotonic() + HEARTBEAT_SECONDS
         retry_at = None
         while True:
@@ -343,7 +338,7 @@ class Idler(threading.Thread):
             delay = poller.backoff_seconds(failures)
         else:   # the connection dropped: reconnect soon, then the usual back-off
             failures = 0
-            delay = _config("MAILBOX_IDLE_RECONNECT_SECONDS", 5)
+            delay = poller.setting("MAILBOX_IDLE_RECONNECT_SECONDS", 5)
         log.warning("mailbox %s (account %s): IDLE ended: %s; next attempt in %d s",
                     self.mailbox.id, self.mailbox.account_id, message, delay)
         self._give_back(state=state, last_error=message[:1000], failures=failures,
@@ -360,7 +355,7 @@ def hand_over(client, mailbox, now: dt.datetime, taken: int) -> bool:
     closes the connection and finishes the round as usual."""
     if "IDLE" not in (getattr(client, "capabilities", None) or ()):
         return False
-    limit = int(_config("MAILBOX_IDLE_MAX", 100))
+    limit = int(poller.setting("MAILBOX_IDLE_MAX", 100))
     app = current_app._get_current_object()
     with _lock:
         if jobs.stop_requested() or mailbox.id in _idlers or mailbox.id in _refused \

@@ -37,7 +37,7 @@ import socket
 import ssl
 from types import SimpleNamespace
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import or_, select, update
 
 from app.extensions import db
@@ -65,12 +65,19 @@ class MailboxFailure(Exception):
         self.state = state
 
 
-def backoff_seconds(failures: int) -> float:
-    first = FIRST_BACKOFF
+def setting(name: str, default: float) -> float:
+    """A number from the app's config; ``default`` when unset, not a number, or read
+    outside an app."""
+    if not has_app_context():
+        return default
     try:
-        first = float(current_app.config.get("MAILBOX_FIRST_BACKOFF_SECONDS") or first)
-    except RuntimeError:   # outside an app: the documented default
-        pass
+        return float(current_app.config.get(name) or default)
+    except (TypeError, ValueError):
+        return default
+
+
+def backoff_seconds(failures: int) -> float:
+    first = setting("MAILBOX_FIRST_BACKOFF_SECONDS", FIRST_BACKOFF)
     return min(MAX_BACKOFF, first * 2 ** max(0, failures - 1))
 
 
