@@ -30,9 +30,22 @@ def pytest_addoption(parser):
                      help="sqlite and/or postgresql (default: both)")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_backends: a browser test that runs on SQLite and PostgreSQL alike")
+
+
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or ["sqlite", "postgresql"]
+        if "browser" in metafunc.fixturenames and len(chosen) > 1 \
+                and metafunc.definition.get_closest_marker("both_backends") is None:
+            # A screen draws the same on both backends: what differs (SQL, types, limits)
+            # is below the HTTP answer, and every route runs on both backends in the route
+            # matrix, the no-5xx sweeps and the API and portal tests. So a browser test
+            # runs once, on PostgreSQL (production's database), unless it is marked
+            # ``both_backends`` (the requester-attendant journey, the seed's whole flow).
+            chosen = ["postgresql"]
         metafunc.parametrize("backend", chosen, scope="session")
 
 

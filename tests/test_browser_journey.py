@@ -4,9 +4,13 @@ A requester opens a ticket with a file; an attendant assumes it, starts and asks
 question; the requester answers with a file; the attendant concludes; the requester
 rejects; the attendant concludes again; the requester approves and rates it. Two
 browser sessions side by side, a screenshot at every step (test-artifacts/journey-*).
+The journey runs on both backends (``both_backends``); the other browser tests run on
+PostgreSQL and the screen crawl on SQLite (tests/conftest.py says why).
 """
 import datetime as dt
 import re
+
+import pytest
 
 from sqlalchemy import select, update
 
@@ -18,6 +22,7 @@ from tests.helpers import make_ticket
 from tests.test_portals import png_bytes
 
 
+@pytest.mark.both_backends
 def test_ticket_journey_between_requester_and_attendant(page_for, world, app, backend):
     requester = page_for("alfa_requester")
     attendant = page_for("alfa_attendant")
