@@ -11,7 +11,6 @@ import datetime as dt
 import re
 
 import pytest
-
 from sqlalchemy import select, update
 
 from app.extensions import db
