@@ -1,6 +1,7 @@
 """Ticket pages and ticket opening under gunicorn, on PostgreSQL with a large account.
 
     python -m bench tickets [--tickets 1000000] [--seconds 10] [--workers 4]
+                            [--database-url URL] [--loader wrk|python]
 
 Starts a throw-away PostgreSQL on loopback (sized like a small production server,
 bench/pg.py), builds the schema with the real migration,
@@ -13,6 +14,12 @@ file through the REST API; then, at concurrency 1, a search of a common and of a
 word from the queue and from the account's list (a manager), over ~3 generated
 messages per ticket (app.generator.messages). Prints figures and the data
 size; asserts nothing.
+
+Load and latency come from ``wrk`` (bench/wrk.py; Debian's ``wrk``), a native client:
+the Python threads of bench/load.py (``--loader python``, the figures before
+2026-12-01's evening) cap near 700 req/s on these two cores and add their own
+milliseconds. ``--database-url`` measures a database generated before (its largest
+account) without generating anything.
 """
 from __future__ import annotations
 
@@ -36,9 +43,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 
-def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
+def prepare(database_url: str, upload_dir: str, n_tickets: int, reuse: bool = False) -> dict:
     """Schema, roles, generated data, and known passwords for one attendant and one
-    requester of the generated account."""
+    requester of the generated account. ``reuse``: the database already holds a
+    generated account (an earlier run's, ``--database-url``): nothing is generated."""
     from flask_migrate import upgrade
     from sqlalchemy import func, select, text
 
@@ -54,14 +62,23 @@ def prepare(database_url: str, upload_dir: str, n_tickets: int) -> dict:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "UPLOAD_FOLDER": upload_dir,
                       "SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!"})
     with app.app_context(), account_scope(UNSCOPED):
-        upgrade()
-        sync_roles_and_permissions(app.appbuilder)
-        began = time.perf_counter()
-        result = generate(n_tickets, seed=3)
-        generated_in = time.perf_counter() - began
-        began = time.perf_counter()
-        messages = add_messages(result.account_id, per_ticket=3.0, seed=3)
-        messages_in = time.perf_counter() - began
+        if reuse:
+            from app.models import TicketMessage
+
+            account_id = db.session.scalar(select(Ticket.account_id).group_by(
+                Ticket.account_id).order_by(func.count().desc()).limit(1))
+            result = type("Reused", (), {"account_id": account_id})
+            messages = db.session.scalar(select(func.count()).select_from(TicketMessage))
+            generated_in = messages_in = 0.0
+        else:
+            upgrade()
+            sync_roles_and_permissions(app.appbuilder)
+            began = time.perf_counter()
+            result = generate(n_tickets, seed=3)
+            generated_in = time.perf_counter() - began
+            began = time.perf_counter()
+            messages = add_messages(result.account_id, per_ticket=3.0, seed=3)
+            messages_in = time.perf_counter() - began
         # The attendant with the busiest departments, and an active requester.
         attendant_id, _ = db.session.execute(
             select(department_attendant.c.user_id, func.count(Ticket.id))
@@ -171,19 +188,31 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--database-url", default=None,
+                        help="a database an earlier run generated (kept with "
+                             "--keep-database): measured as it is, nothing generated")
+    parser.add_argument("--loader", choices=("wrk", "python"), default="wrk",
+                        help="wrk (native, the default) or the Python threads of "
+                             "bench/load.py (cap near 700 req/s on two cores)")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
     from app.generator.messages import COMMON_WORD, RARE_WORD
+    from bench import wrk
     from bench.pg import BenchPostgres
     from tests.pgserver import free_port
 
-    server = BenchPostgres().start()
+    loader = wrk if args.loader == "wrk" else load
+    server = None if args.database_url else BenchPostgres().start()
     upload_dir = tempfile.mkdtemp(prefix="gestor-bench-uploads-")
     gunicorn = None
     try:
-        url = server.create_database("gestor_bench")
-        print(f"Gerando {args.tickets:,} chamados no PostgreSQL...", flush=True)
-        data = prepare(url, upload_dir, args.tickets)
+        if args.database_url:
+            url = args.database_url
+            print("Medindo a base existente (nada gerado)...", flush=True)
+        else:
+            url = server.create_database("gestor_bench")
+            print(f"Gerando {args.tickets:,} chamados no PostgreSQL...", flush=True)
+        data = prepare(url, upload_dir, args.tickets, reuse=bool(args.database_url))
         print(f"  {data['tickets']:,} chamados na base; gerados em "
               f"{data['generated_in']:.1f} s", flush=True)
         print(f"  {data['messages']:,} mensagens ({data['sizes']['notes']:,} notas internas) "
@@ -216,7 +245,7 @@ def main(argv: list[str]) -> int:
                     {"Authorization": f"Bearer {token}", "Content-Type": ctype})
 
         print(f"\ngunicorn -w {args.workers} (sync), {args.seconds:.0f} s por medida, "
-              f"latência medida no cliente; conta com {data['tickets']:,} chamados\n")
+              f"carga e latência por {args.loader}; conta com {data['tickets']:,} chamados\n")
         results = {}
         for concurrency in (1, 8):
             for name, maker in (("hello-world (teto)", page("/__bench/hello")),
@@ -226,8 +255,8 @@ def main(argv: list[str]) -> int:
                                  page("/atendente/meus?aba=encerrados")),
                                 ("abrir chamado + 100 KB", open_ticket)):
                 if concurrency == 1:  # warm caches and workers; not counted
-                    load.run(name, "127.0.0.1", port, maker, 4, min(3.0, args.seconds))
-                result = load.run(name, "127.0.0.1", port, maker, concurrency, args.seconds)
+                    loader.run(name, "127.0.0.1", port, maker, 4, min(3.0, args.seconds))
+                result = loader.run(name, "127.0.0.1", port, maker, concurrency, args.seconds)
                 results[(name, concurrency)] = result
                 print(result.line(), flush=True)
         hello8 = results[("hello-world (teto)", 8)].rate
@@ -252,8 +281,8 @@ def main(argv: list[str]) -> int:
             (f"conta: busca rara '{RARE_WORD}'", manager_page(f"/chamados/?busca={RARE_WORD}")),
         )
         for name, maker in searches:
-            load.run(name, "127.0.0.1", port, maker, 2, min(3.0, args.seconds))
-            result = load.run(name, "127.0.0.1", port, maker, 1, args.seconds)
+            loader.run(name, "127.0.0.1", port, maker, 2, min(3.0, args.seconds))
+            result = loader.run(name, "127.0.0.1", port, maker, 1, args.seconds)
             results[(name, 1)] = result
             print(result.line(), flush=True)
         print()
@@ -263,5 +292,6 @@ def main(argv: list[str]) -> int:
         if gunicorn is not None:
             gunicorn.terminate()
             gunicorn.wait(timeout=30)
-        server.stop()
+        if server is not None:
+            server.stop()
     return 0

@@ -165,3 +165,28 @@ def test_empty_ticket_lists_say_what_to_do_next(web, world):
     account = web("alfa_admin").get("/chamados/").get_data(as_text=True)
     assert re.search(r'id="empty-next" href="/cliente/abrir"', account)
     assert 'id="empty-next"' not in web("alfa_manager").get("/chamados/").get_data(as_text=True)
+
+
+def test_manager_home_reads_the_closed_week_and_its_sla_share(app, web, world):
+    """"Encerrados no prazo (7 dias)": of the tickets closed in the last 7 days, the
+    share closed within their SLA (one statement reads both counts)."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from app.models import Ticket
+
+    ids = [make_ticket(app, world, "closed") for _ in range(4)]
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with app.app_context(), account_scope(world.account_id):
+        db.session.execute(update(Ticket).where(Ticket.id.in_(ids[:2])).values(sla_met=True))
+        db.session.execute(update(Ticket).where(Ticket.id == ids[2]).values(sla_met=False))
+        # closed before the week: counts in neither figure, whatever its SLA
+        db.session.execute(update(Ticket).where(Ticket.id == ids[3]).values(
+            sla_met=False, closed_at=now - dt.timedelta(days=8)))
+        db.session.commit()
+        db.session.remove()
+    manager = web("alfa_manager").get("/").get_data(as_text=True)
+    found = re.search(r'id="counter-manager-sla" href="[^"]+">\s*'
+                      r'<span class="home-counter-value">([^<]+)', manager)
+    assert found and found.group(1) == "67%"        # 2 of the week's 3

@@ -125,9 +125,11 @@ def manager_counters() -> list[Counter]:
     now = utcnow()
     week = now - dt.timedelta(days=7)
     opened = _count(select(Ticket.id).where(Ticket.opened_at >= week))
-    closed = select(Ticket.id).where(Ticket.status == "closed", Ticket.closed_at >= week)
-    closed_n = _count(closed)
-    met = _count(closed.where(Ticket.sla_met.is_(True)))
+    # Both figures of the closed week in one read: at 1M tickets each count fetched the
+    # week's ~10k closed rows (about 30 ms), so two counts cost twice.
+    closed_n, met = db.session.execute(
+        select(func.count(), func.count().filter(Ticket.sla_met.is_(True)))
+        .where(Ticket.status == "closed", Ticket.closed_at >= week)).one()
     backlog = _count(select(Ticket.id).where(Ticket.status.in_(UNFINISHED)))
     score = db.session.scalar(select(func.avg(Survey.score)).where(Survey.filled_at >= week))
     painel = url_for("PainelView.index")
