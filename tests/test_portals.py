@@ -671,3 +671,24 @@ def test_attendant_assumes_straight_from_the_queue(app, web, world):
     assert load_ticket(app, world, ticket_id)["assignee_id"] == world.users["attendant"]
     text = html(client.get("/atendente/fila"))
     assert f'action="/chamados/{ticket_id}/acao/assume"' not in text
+
+
+def test_the_kept_menu_is_keyed_by_builtin_profiles_and_language_only(app):
+    """app/views/context.py keeps the drawn menu per (profiles, language): a role kept in
+    the database (its permissions may change while the process lives) or a group turns
+    the keeping off for that user; anonymous visitors share one menu per language."""
+    from types import SimpleNamespace as NS
+
+    from app.views.context import _menu_key
+
+    role = NS(name=next(iter(app.config["FAB_ROLES"])))
+    with app.app_context():
+        assert _menu_key(NS(is_authenticated=False), "pt_BR") == ("anonymous", "pt_BR")
+        assert _menu_key(NS(is_authenticated=True, roles=[role], groups=[]), "pt_BR") == \
+            ((role.name,), "pt_BR")
+        assert _menu_key(NS(is_authenticated=True, roles=[role], groups=[]), "en") != \
+            _menu_key(NS(is_authenticated=True, roles=[role], groups=[]), "pt_BR")
+        assert _menu_key(NS(is_authenticated=True, roles=[role, NS(name="Admin")],
+                            groups=[]), "pt_BR") is None
+        assert _menu_key(NS(is_authenticated=True, roles=[role], groups=[NS(id=1)]),
+                         "pt_BR") is None
