@@ -3,7 +3,8 @@ built by the real Alembic migration, every table emptied between tests, and one 
 per profile in two accounts so tests can try to cross between them.
 
 Every test that takes ``app`` (directly or through another fixture) runs on both
-backends. PostgreSQL is started on loopback by ``tests/pgserver.py``; if it cannot
+backends, except browser tests (once, on PostgreSQL, unless marked ``both_backends``:
+see ``pytest_generate_tests``). PostgreSQL is started on loopback by ``tests/pgserver.py``; if it cannot
 start, the run fails (it is never skipped).
 """
 from __future__ import annotations
