@@ -66,6 +66,17 @@ NAVBAR = "{% include 'appbuilder/navbar.html' %}"
 class PainelDash(dash.Dash):
     """Dash with the product's own navigation bar and styles around it."""
 
+    # What Dash puts in every page's config that no browser of ours needs: the server's
+    # exact interpreter build, and the address of plotly's version service (read only
+    # by Dash's developer tools, which are off).
+    HIDDEN_CONFIG = ("python_version", "dash_version_url")
+
+    def _config(self):
+        config = super()._config()
+        for key in self.HIDDEN_CONFIG:
+            config.pop(key, None)
+        return config
+
     def interpolate_index(self, **kwargs):
         try:
             navbar = render_template_string(NAVBAR, appbuilder=current_app.appbuilder)

@@ -124,3 +124,15 @@ def test_another_accounts_ids_get_a_message_not_data(web, world, other_world, fi
     body = response(dash_post(client, "..chart-trend", {**MARCH, f"{field}.value": [ident]}))
     text = json.dumps(body["satisfaction-summary"], ensure_ascii=False)
     assert "inexistente" in text and body["attendants-body"]["children"] == []
+
+
+def test_the_page_config_does_not_name_the_servers_python_or_plotlys_version_service(
+        web, world):
+    """Dash's page config carried ``sys.version`` and https://dash-version.plotly.com;
+    the Painel drops both (dashboards/painel.py, PainelDash.HIDDEN_CONFIG)."""
+    import sys
+
+    page = web("alfa_manager").get("/painel/").get_data(as_text=True)
+    assert '"dash_version"' in page                 # the config is there
+    assert "python_version" not in page and sys.version.split()[0] not in page
+    assert "dash-version.plotly.com" not in page
