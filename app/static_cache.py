@@ -14,6 +14,7 @@ seconds (two ``realpath`` and a ``stat`` per URL were ~13% of a list page's time
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -64,24 +65,16 @@ def install(app) -> None:
         found = app.blueprints.get(blueprint)
         return found.static_folder if found is not None else None
 
-    resolved: dict[tuple[str, str], str | None] = {}
-
+    @functools.lru_cache(maxsize=4096)
     def resolve(endpoint: str, filename: str) -> str | None:
         """The file's real path inside its static folder, None outside it (``..``, a
-        link out); kept per process (a bounded number of names: those the templates
-        use, and those asked for)."""
-        key = (endpoint, filename)
-        if key in resolved:
-            return resolved[key]
+        link out); kept per process (the names the templates use, and those asked
+        for, bounded)."""
         base = folder(endpoint)
-        path = None
-        if base:
-            path = os.path.realpath(os.path.join(base, filename))
-            if not path.startswith(os.path.realpath(base) + os.sep):
-                path = None
-        if len(resolved) < 4096:
-            resolved[key] = path
-        return path
+        if not base:
+            return None
+        path = os.path.realpath(os.path.join(base, filename))
+        return path if path.startswith(os.path.realpath(base) + os.sep) else None
 
     def version(endpoint: str, filename: str | None) -> str | None:
         if not filename:
